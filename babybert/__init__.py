@@ -1,0 +1,17 @@
+"""BabyBERT: pretrain a tiny BERT from scratch on your own text, watch it learn, play with it."""
+
+__version__ = "0.1.0"
+
+from .config import ModelConfig, TrainConfig  # noqa: E402
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
+from .data import parse_corpus, read_corpus, split_corpus  # noqa: E402
+from .evaluate import Metrics, evaluate  # noqa: E402
+from .model import BabyBert  # noqa: E402
+from .predict import Candidate, attention, fill_mask, next_sentence  # noqa: E402
+from .train import Done, Eval, Progress, Sample, Start, train  # noqa: E402
+
+__all__ = [
+    "ModelConfig", "TrainConfig", "BabyBert", "Checkpoint", "load_checkpoint", "save_checkpoint",
+    "parse_corpus", "read_corpus", "split_corpus", "Metrics", "evaluate", "Candidate", "attention",
+    "fill_mask", "next_sentence", "train", "Start", "Progress", "Eval", "Sample", "Done",
+]

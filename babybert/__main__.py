@@ -1,0 +1,295 @@
+"""Command line: `python -m babybert train | fill-mask | nsp | eval | bench` (also `babybert ...`).
+
+User mistakes print one line on stderr and exit with status 2; nothing else prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import signal
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def probability(text: str) -> float:
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def tasks_arg(text: str) -> tuple[str, ...]:
+    from .config import parse_tasks
+    try:
+        return parse_tasks(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="babybert", description="Pretrain a tiny BERT from scratch on your own text, then play with it.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="pretrain a BERT (MLM + NSP) on a text corpus",
+                       description="Pretrain a BERT from scratch on a corpus: one sentence per line, a blank line between documents.")
+    t.add_argument("--corpus", required=True, type=Path, help="UTF-8 text file")
+    t.add_argument("--out", required=True, type=Path, help="checkpoint directory to write")
+    limits = t.add_argument_group("when to stop (the first limit reached wins; default: 10 epochs)")
+    limits.add_argument("--epochs", type=positive_float, help="passes over the training split")
+    limits.add_argument("--max-steps", type=positive_int, help="optimizer steps")
+    limits.add_argument("--time-budget", type=positive_float, metavar="SECONDS", help="seconds of training")
+    model = t.add_argument_group("model shape (ignored with --init)")
+    model.add_argument("--vocab-size", type=positive_int, default=4096, help="WordPiece vocabulary size (default 4096; tiny corpora give fewer)")
+    model.add_argument("--hidden-size", type=positive_int, default=128, help="default 128")
+    model.add_argument("--num-layers", type=positive_int, default=2, help="default 2")
+    model.add_argument("--num-heads", type=positive_int, default=2, help="default 2")
+    model.add_argument("--intermediate-size", type=positive_int, default=512, help="feed-forward width (default 512)")
+    model.add_argument("--max-seq-len", type=positive_int, default=128, help="longest input in tokens (default 128)")
+    opt = t.add_argument_group("training")
+    opt.add_argument("--tasks", type=tasks_arg, default=("mlm", "nsp"), help="mlm, nsp or mlm,nsp (default)")
+    opt.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
+    opt.add_argument("--lr", type=probability, default=1e-3, help="peak learning rate (default 1e-3)")
+    opt.add_argument("--mask-prob", type=probability, default=0.15, help="share of tokens masked (default 0.15)")
+    opt.add_argument("--eval-every", type=int, default=200, help="steps between held-out evaluations (default 200, 0 = only at the end)")
+    opt.add_argument("--seed", type=int, default=0, help="default 0; same corpus + settings + seed = same run")
+    opt.add_argument("--init", type=Path, help="continue pretraining from this checkpoint (its tokenizer and shape are kept)")
+    opt.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default auto (CUDA if available)")
+    t.add_argument("--json", action="store_true", help="print events as JSON lines instead of a progress bar")
+
+    f = sub.add_parser("fill-mask", help="guess the [MASK]ed words of a sentence")
+    f.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    f.add_argument("text", help="a sentence with one or more [MASK]")
+    f.add_argument("--top-k", type=positive_int, default=5, help="guesses per mask (default 5)")
+    f.add_argument("--json", action="store_true", help="print JSON: one list per mask of {token, score}")
+
+    n = sub.add_parser("nsp", help="probability that sentence B follows sentence A")
+    n.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    n.add_argument("text_a", help="sentence A")
+    n.add_argument("text_b", help="sentence B")
+    n.add_argument("--json", action="store_true", help='print JSON: {"is_next": probability}')
+
+    e = sub.add_parser("eval", help="held-out MLM accuracy, perplexity, whole-word and NSP accuracy")
+    e.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    e.add_argument("--corpus", required=True, type=Path, help="UTF-8 text file in the training format")
+    e.add_argument("--split", choices=["held-out", "all"], default="held-out",
+                   help="held-out: its last 10%% of documents, as training held out (default); all: every document")
+    e.add_argument("--seed", type=int, default=0, help="masking seed (default 0)")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    b = sub.add_parser("bench", help="training throughput: BabyBERT vs the plain transformers recipe, side by side")
+    b.add_argument("--steps", type=positive_int, default=30, help="timed steps per round (default 30)")
+    b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default 3)")
+    b.add_argument("--corpus", type=Path, help="corpus (default: examples/world_facts.txt)")
+    b.add_argument("--json", action="store_true", help="print the results as JSON")
+    return parser
+
+
+# ----------------------------------------------------------------------------- commands
+
+def cmd_train(args) -> int:
+    from tqdm.auto import tqdm
+
+    from .config import ModelConfig, TrainConfig
+    from .data import read_corpus
+    from .train import Done, Eval, Progress, Sample, Start, train
+
+    docs = read_corpus(args.corpus)
+    model_config = ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
+                               num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
+                               max_position_embeddings=args.max_seq_len)
+    no_limit = args.epochs is None and args.max_steps is None and args.time_budget is None
+    config = TrainConfig(tasks=args.tasks, epochs=10 if no_limit else args.epochs, max_steps=args.max_steps,
+                         time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr,
+                         mask_prob=args.mask_prob, vocab_size=args.vocab_size, eval_every=max(0, args.eval_every),
+                         seed=args.seed, device=args.device)
+    config.validate()
+    model_config.validate()
+    stop = threading.Event()
+    command = "python -m babybert " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+    def on_ctrl_c(*_):  # first Ctrl-C: stop gracefully, evaluate and save; a second one aborts
+        print("\nstopping: finishing evaluation and saving (Ctrl-C again to abort)", file=sys.stderr)
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    bar = None
+    try:
+        for event in train(docs, model_config, config, out_dir=args.out, init=args.init, stop=stop,
+                           corpus_name=args.corpus.name, command=command):
+            if args.json:
+                print(json.dumps(event_to_json(event)), flush=True)
+            elif isinstance(event, Start):
+                print(describe_start(event), file=sys.stderr)
+                bar = tqdm(total=event.total_steps, unit="step", dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+            elif isinstance(event, Progress):
+                bar.update(event.step - bar.n)
+                bar.set_postfix_str(f"loss {event.loss:.3f} lr {event.lr:.1e} {event.tokens_per_sec:,.0f} tok/s")
+            elif isinstance(event, Eval):
+                bar.write(f"step {event.step:>6} | held-out {describe_metrics(event.metrics)}", file=sys.stderr)
+            elif isinstance(event, Sample):
+                bar.write("             " + describe_example(event.example), file=sys.stderr)
+            elif isinstance(event, Done):
+                bar.close()
+                print(describe_done(event, args.out), file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
+    return 0
+
+
+def cmd_fill_mask(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .predict import fill_mask
+
+    ckpt = load_checkpoint(args.checkpoint)
+    results = fill_mask(ckpt.model, ckpt.tokenizer, args.text, args.top_k)
+    if args.json:
+        print(json.dumps([[asdict(c) for c in mask] for mask in results]))
+        return 0
+    for i, mask in enumerate(results, start=1):
+        print(f"[MASK] {i}:" if len(results) > 1 else "[MASK]:")
+        for c in mask:
+            print(f"  {c.token:<16} {c.score:6.1%}  {'█' * round(c.score * 30)}")
+    return 0
+
+
+def cmd_nsp(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .predict import next_sentence
+
+    ckpt = load_checkpoint(args.checkpoint)
+    p = next_sentence(ckpt.model, ckpt.tokenizer, args.text_a, args.text_b)
+    if args.json:
+        print(json.dumps({"is_next": p}))
+    else:
+        verdict = "B follows A" if p >= 0.5 else "B does not follow A"
+        print(f"IsNext probability: {p:.1%}  ->  {verdict}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .data import read_corpus, split_corpus
+    from .evaluate import evaluate
+
+    ckpt = load_checkpoint(args.checkpoint)
+    docs = read_corpus(args.corpus)
+    train_config = ckpt.info.get("train_config") or {}
+    if args.split == "held-out":
+        docs = split_corpus(docs, train_config.get("holdout", 0.1))[1]
+    if not docs:
+        raise ValueError(f"{args.corpus} has no sentences to evaluate on")
+    tasks = tuple(train_config.get("tasks", ("mlm", "nsp")))
+    metrics = evaluate(ckpt.model, ckpt.tokenizer, docs, seed=args.seed, tasks=tasks,
+                       mask_prob=train_config.get("mask_prob", 0.15))
+    if args.json:
+        print(json.dumps(metrics.to_dict()))
+    else:
+        print(f"{args.split} split of {args.corpus.name}: {describe_metrics(metrics)}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import print_report, run_bench
+
+    report = run_bench(corpus=args.corpus, steps=args.steps, rounds=args.rounds)
+    print(json.dumps(report, indent=2) if args.json else print_report(report))
+    return 0
+
+
+# ----------------------------------------------------------------------------- output
+
+def event_to_json(event) -> dict:
+    from .train import Done
+    if isinstance(event, Done):
+        d = {"step": event.step, "metrics": event.metrics.to_dict(), "reason": event.reason,
+             "elapsed": event.elapsed, "checkpoint": str(event.checkpoint) if event.checkpoint else None}
+    else:
+        d = asdict(event)
+    return {"event": type(event).__name__.lower(), **d}
+
+
+def describe_start(event) -> str:
+    tr, ho = event.train, event.held_out
+    return (f"corpus: {tr.documents + ho.documents} documents, {tr.sentences + ho.sentences} sentences "
+            f"({tr.documents} documents / {tr.tokens:,} tokens to train on, {ho.documents} held out)\n"
+            f"model: {event.num_parameters:,} parameters, vocabulary {event.vocab_size:,}, device {event.device}")
+
+
+def describe_metrics(m) -> str:
+    parts = []
+    if m.mlm_accuracy is not None:
+        parts.append(f"MLM acc {m.mlm_accuracy:.1%} (baseline {m.baseline_accuracy:.1%}), ppl {m.mlm_perplexity:.2f}")
+    if m.word_accuracy is not None:
+        parts.append(f"word acc {m.word_accuracy:.1%}")
+    if m.nsp_accuracy is not None:
+        parts.append(f"NSP acc {m.nsp_accuracy:.1%}")
+    return ", ".join(parts) or "nothing to measure"
+
+
+def describe_example(ex) -> str:
+    guesses = " ".join(f"{p[0].token if p else '?'}{'✓' if p and p[0].token == t else '✗'}" for p, t in zip(ex.predictions, ex.truth))
+    return f"'{ex.text}'  truth: {' '.join(ex.truth)}  model: {guesses}"
+
+
+def describe_done(event, out: Path) -> str:
+    reasons = {"epochs": "all epochs done", "max_steps": "max steps reached", "time_budget": "time budget used",
+               "stopped": "stopped on request"}
+    return (f"finished after {event.step} steps in {event.elapsed:.0f}s ({reasons[event.reason]})\n"
+            f"held-out: {describe_metrics(event.metrics)}\n"
+            f"checkpoint: {event.checkpoint}\n"
+            f"try it:  python -m babybert fill-mask {shlex.quote(str(out))} \"your sentence with a [MASK] .\"")
+
+
+# ----------------------------------------------------------------------------- entry point
+
+COMMANDS = {"train": cmd_train, "fill-mask": cmd_fill_mask, "nsp": cmd_nsp, "eval": cmd_eval, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import transformers
+    transformers.logging.set_verbosity_error()
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

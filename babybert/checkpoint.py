@@ -1,0 +1,214 @@
+"""Checkpoints as Hugging Face model directories: config.json, model.safetensors, tokenizer files,
+babybert.json (how it was trained), loss.png and a model card (README.md).
+
+Weights are stored under the names of `transformers.BertForPreTraining`; NAME_TABLE below is the
+one place that maps them to our model's names. Loading reads safetensors only — never pickle —
+and never runs code from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ModelConfig
+from .model import BabyBert
+from .tokenizer import load_tokenizer, save_tokenizer
+
+log = logging.getLogger(__name__)
+
+# our name prefix -> transformers BertForPreTraining name prefix ({i} = layer number)
+NAME_TABLE = [
+    ("embeddings.word", "bert.embeddings.word_embeddings"),
+    ("embeddings.position", "bert.embeddings.position_embeddings"),
+    ("embeddings.token_type", "bert.embeddings.token_type_embeddings"),
+    ("embeddings.norm", "bert.embeddings.LayerNorm"),
+    ("layers.{i}.attn.query", "bert.encoder.layer.{i}.attention.self.query"),
+    ("layers.{i}.attn.key", "bert.encoder.layer.{i}.attention.self.key"),
+    ("layers.{i}.attn.value", "bert.encoder.layer.{i}.attention.self.value"),
+    ("layers.{i}.attn.out", "bert.encoder.layer.{i}.attention.output.dense"),
+    ("layers.{i}.attn_norm", "bert.encoder.layer.{i}.attention.output.LayerNorm"),
+    ("layers.{i}.ffn_in", "bert.encoder.layer.{i}.intermediate.dense"),
+    ("layers.{i}.ffn_out", "bert.encoder.layer.{i}.output.dense"),
+    ("layers.{i}.ffn_norm", "bert.encoder.layer.{i}.output.LayerNorm"),
+    ("pooler", "bert.pooler.dense"),
+    ("mlm_transform", "cls.predictions.transform.dense"),
+    ("mlm_norm", "cls.predictions.transform.LayerNorm"),
+    ("mlm_bias", "cls.predictions.bias"),
+    ("nsp", "cls.seq_relationship"),
+]
+# in transformers checkpoints but not separate weights here: tied copies and buffers
+IGNORED_HF_KEYS = re.compile(r"(^|\.)(position_ids|cls\.predictions\.decoder\.(weight|bias))$")
+OPTIONAL_PREFIXES = ("pooler", "mlm_", "nsp")  # heads a bare BertModel / BertForMaskedLM lacks
+WEIGHTS = "model.safetensors"
+INFO = "babybert.json"
+
+
+def _compile(table, src: int):
+    rules = []
+    for pair in table:
+        pattern = re.escape(pair[src]).replace(r"\{i\}", r"(?P<i>\d+)")
+        rules.append((re.compile(rf"^{pattern}(?=$|\.)"), pair[1 - src]))
+    return rules
+
+
+_TO_HF, _FROM_HF = _compile(NAME_TABLE, 0), _compile(NAME_TABLE, 1)
+
+
+def _rename(name: str, rules) -> str | None:
+    for pattern, target in rules:
+        m = pattern.match(name)
+        if m:
+            return target.replace("{i}", m.groupdict().get("i") or "") + name[m.end():]
+    return None
+
+
+def to_hf_state_dict(model: BabyBert) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, tensor in model.state_dict().items():
+        hf_name = _rename(name, _TO_HF)
+        assert hf_name is not None, f"NAME_TABLE has no entry for {name}"
+        out[hf_name] = tensor.detach().cpu().contiguous()
+    return out
+
+
+def from_hf_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """transformers names -> ours. Accepts BertForPreTraining, BertForMaskedLM and bare BertModel
+    layouts, and the old LayerNorm gamma/beta names."""
+    out = {}
+    for name, tensor in state.items():
+        if IGNORED_HF_KEYS.search(name):
+            continue
+        name = name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+        if not name.startswith(("bert.", "cls.")):
+            name = "bert." + name  # a bare BertModel
+        ours = _rename(name, _FROM_HF)
+        if ours is None:
+            raise ValueError(f"unexpected weight {name!r}: not part of a BERT pretraining model")
+        out[ours] = tensor
+    if "mlm_bias" not in out and "cls.predictions.decoder.bias" in state:
+        out["mlm_bias"] = state["cls.predictions.decoder.bias"]
+    return out
+
+
+# ----------------------------------------------------------------------------- save
+
+def save_checkpoint(out_dir: str | Path, model: BabyBert, tokenizer, info: dict | None = None) -> Path:
+    """Write a complete checkpoint directory. It is assembled in a temporary sibling and moved
+    into place only when complete, so a failure never leaves a half-written or lost model."""
+    from .card import write_model_card
+    from .plots import save_loss_plot
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"cannot save the checkpoint: {out_dir} is a file")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "config.json").is_file():
+        raise ValueError(f"refusing to overwrite {out_dir}: it is not empty and is not a checkpoint; choose another --out")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    info = dict(info or {})
+    info["model_config"] = model.config.to_bert_config()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (tmp / "config.json").write_text(json.dumps(model.config.to_bert_config(), indent=2) + "\n")
+        save_file(to_hf_state_dict(model), tmp / WEIGHTS, metadata={"format": "pt"})
+        save_tokenizer(tokenizer, tmp)
+        (tmp / INFO).write_text(json.dumps(info, indent=2) + "\n")
+        if info.get("history"):
+            save_loss_plot(info["history"], info.get("eval_history", []), tmp / "loss.png")
+        write_model_card(tmp, model, info)
+        _make_readable(tmp)
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("saved checkpoint to %s", out_dir)
+    return out_dir
+
+
+def _make_readable(directory: Path) -> None:
+    """mkdtemp makes a private directory; give the checkpoint the usual permissions instead."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+    for f in directory.iterdir():
+        f.chmod(0o666 & ~umask)
+
+
+# ----------------------------------------------------------------------------- load
+
+@dataclass
+class Checkpoint:
+    model: BabyBert
+    tokenizer: object
+    info: dict = field(default_factory=dict)  # babybert.json; empty for checkpoints made elsewhere
+    path: Path | None = None
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a BabyBERT checkpoint or a transformers BERT (e.g. bert-tiny) from a directory."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"checkpoint not found: {path} is not a directory")
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ValueError(f"{path} is not a checkpoint: it has no config.json")
+    try:
+        raw_config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{config_file} is not valid JSON: {e}") from None
+    if raw_config.get("auto_map"):
+        log.warning("ignoring auto_map in %s: BabyBERT never runs code from a checkpoint", config_file)
+    config = ModelConfig.from_bert_config(raw_config)
+    model = BabyBert(config)
+    load_weights(model, path)
+    tokenizer = load_tokenizer(path)
+    if len(tokenizer) > config.vocab_size:
+        raise ValueError(f"tokenizer in {path} has {len(tokenizer)} tokens but the model only {config.vocab_size}")
+    tokenizer.model_max_length = config.max_position_embeddings
+    info = {}
+    if (path / INFO).is_file():
+        info = json.loads((path / INFO).read_text(encoding="utf-8"))
+    model.to(device).eval()
+    return Checkpoint(model, tokenizer, info, path)
+
+
+def load_weights(model: BabyBert, path: Path) -> None:
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        pickles = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt*")]
+        if pickles:
+            raise ValueError(f"{path} has only pickle weights ({', '.join(pickles)}); BabyBERT loads "
+                             f"safetensors only, because pickle files can run arbitrary code. "
+                             f"Convert them with transformers' save_pretrained(safe_serialization=True)")
+        raise ValueError(f"{path} has no {WEIGHTS}")
+    try:
+        state = from_hf_state_dict(load_file(weights))
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{weights} is corrupt or truncated ({e}); download or save it again") from None
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    required = [k for k in missing if not k.startswith(OPTIONAL_PREFIXES)]
+    if required:
+        raise ValueError(f"{weights} lacks {len(required)} encoder weights, e.g. {required[0]}")
+    for k, tensor in state.items():
+        if tensor.shape != own[k].shape:
+            raise ValueError(f"{weights}: {k} has shape {tuple(tensor.shape)}, config.json implies {tuple(own[k].shape)}")
+    if missing:
+        log.warning("%s has no %s; those heads start from random weights", path, ", ".join(sorted({k.split('.')[0] for k in missing})))
+    model.load_state_dict(state, strict=False)

@@ -1,0 +1,278 @@
+"""Corpus -> training batches: parse, split off a held-out set, tokenize once into tensors,
+draw next-sentence pairs and MLM masks with vectorized tensor ops (no Python loop over tokens).
+
+Corpus format: one sentence per line, a blank line between documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+Document = list[str]
+
+
+# ----------------------------------------------------------------------------- reading & splitting
+
+def parse_corpus(text: str) -> list[Document]:
+    """Split text into documents of sentences.
+
+    >>> parse_corpus("\\ufeffA cat.\\r\\nIt sat.  \\r\\n\\r\\n\\r\\nA dog.\\n")
+    [['A cat.', 'It sat.'], ['A dog.']]
+    """
+    docs, current = [], []
+    for line in text.lstrip("\ufeff").splitlines():
+        line = line.strip()
+        if line:
+            current.append(line)
+        elif current:
+            docs.append(current)
+            current = []
+    if current:
+        docs.append(current)
+    return docs
+
+
+def read_corpus(path: str | Path) -> list[Document]:
+    """Read a UTF-8 corpus file, with a clear error for anything that is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"corpus file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"corpus path is not a file: {path}")
+    return parse_corpus(decode_text(path.read_bytes(), str(path)))
+
+
+def decode_text(data: bytes, name: str = "corpus") -> str:
+    if b"\x00" in data[:8192]:
+        raise ValueError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{name} is not UTF-8 text (bad byte at position {e.start}); save it as UTF-8 and try again") from None
+
+
+def split_corpus(docs: list[Document], holdout: float = 0.1) -> tuple[list[Document], list[Document]]:
+    """(train, held_out): the last `holdout` of documents (at least one) when there are two or
+    more, otherwise the last `holdout` of the single document's lines. Never overlapping."""
+    sentences = sum(len(d) for d in docs)
+    if sentences < 2:
+        raise ValueError(f"the corpus has {sentences} sentence(s); write at least two lines (one sentence per line)")
+    if len(docs) >= 2:
+        k = max(1, round(holdout * len(docs)))
+        return docs[:-k], docs[-k:]
+    (doc,) = docs
+    k = max(1, round(holdout * len(doc)))
+    return [doc[:-k]], [doc[-k:]]
+
+
+@dataclass
+class CorpusStats:
+    documents: int
+    sentences: int
+    tokens: int  # WordPiece pieces when a tokenizer was given, else whitespace-separated words
+    characters: int
+
+
+def corpus_stats(docs: list[Document], tokenizer=None) -> CorpusStats:
+    sentences = [s for d in docs for s in d]
+    if tokenizer is not None and sentences:
+        tokens = sum(len(ids) for ids in tokenizer(sentences, add_special_tokens=False)["input_ids"])
+    else:
+        tokens = sum(len(s.split()) for s in sentences)
+    return CorpusStats(len(docs), len(sentences), tokens, sum(len(s) for s in sentences))
+
+
+# ----------------------------------------------------------------------------- tokenize once
+
+@dataclass
+class EncodedCorpus:
+    """Every sentence tokenized once, as rows of one padded tensor."""
+    ids: torch.Tensor  # (S, L) piece ids, right-padded
+    lengths: torch.Tensor  # (S,) pieces per sentence
+    doc: torch.Tensor  # (S,) document index of each sentence (sentences of a document are contiguous)
+
+    def __len__(self) -> int:
+        return self.ids.size(0)
+
+
+def encode_corpus(docs: list[Document], tokenizer, max_len: int) -> EncodedCorpus:
+    """Tokenize all sentences in one batched call. A sentence longer than `max_len - 2` pieces is
+    split into consecutive chunks that stay in its document, so nothing is dropped."""
+    sentences = [s for d in docs for s in d]
+    doc_index = [i for i, d in enumerate(docs) for _ in d]
+    encoded = tokenizer(sentences, add_special_tokens=False)["input_ids"]
+    width = max_len - 2
+    rows, row_docs = [], []
+    for ids, d in zip(encoded, doc_index):
+        for start in range(0, max(len(ids), 1), width):
+            rows.append(ids[start:start + width] or [tokenizer.unk_token_id])  # a line of only whitespace-like chars
+            row_docs.append(d)
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+    ids = torch.full((len(rows), int(lengths.max())), tokenizer.pad_token_id, dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+    return EncodedCorpus(ids, lengths, torch.tensor(row_docs, dtype=torch.long))
+
+
+# ----------------------------------------------------------------------------- next-sentence pairs
+
+def draw_pairs(corpus: EncodedCorpus, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One epoch of NSP pairs: (a, b, label) sentence indices, label 0 = IsNext, 1 = NotNext, 50/50.
+
+    Every sentence that has a successor in its document is an A. NotNext B comes from another
+    document; with a single document, from a part of it at least a quarter of the text away.
+    Both cases draw uniformly from "all sentences minus one excluded range [lo, hi]".
+    """
+    S = len(corpus)
+    doc = corpus.doc
+    a = torch.nonzero(doc[:-1] == doc[1:]).flatten()
+    if a.numel() == 0:
+        raise ValueError("next-sentence prediction needs documents of at least two sentences; add some, or train with tasks=mlm")
+    if int(doc.max()) > 0:  # several documents: exclude A's own document
+        doc_start = torch.searchsorted(doc, doc, side="left")
+        doc_end = torch.searchsorted(doc, doc, side="right") - 1
+        lo, hi = doc_start[a], doc_end[a]
+    else:  # one document: exclude a window around A and its true successor
+        if S < 3:
+            raise ValueError("next-sentence prediction needs at least three sentences; add some, or train with tasks=mlm")
+        gap = max(0, min(S // 4, (S - 3) // 2))
+        lo, hi = (a - gap).clamp(min=0), (a + 1 + gap).clamp(max=S - 1)
+    allowed = S - (hi - lo + 1)  # >= 1 by construction
+    r = (torch.rand(a.numel(), generator=generator) * allowed).long()
+    random_b = r + (r >= lo).long() * (hi - lo + 1)
+    label = (torch.rand(a.numel(), generator=generator) < 0.5).long()
+    b = torch.where(label == 0, a + 1, random_b)
+    return a, b, label
+
+
+# ----------------------------------------------------------------------------- batches
+
+@dataclass
+class SpecialIds:
+    cls: int
+    sep: int
+    pad: int
+    mask: int
+    random_ids: torch.Tensor  # every non-special id: the pool for the "10% random token" rule
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer) -> "SpecialIds":
+        special = set(tokenizer.all_special_ids)
+        random_ids = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
+        return cls(tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id,
+                   tokenizer.mask_token_id, random_ids)
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor  # (B, T)
+    token_type_ids: torch.Tensor  # (B, T)
+    attention_mask: torch.Tensor  # (B, T)
+    special_mask: torch.Tensor  # (B, T) bool: [CLS], [SEP], padding — never masked
+    mlm_mask: torch.Tensor | None = None  # (B, T) bool: positions the MLM task predicts
+    mlm_labels: torch.Tensor | None = None  # (M,) original ids at mlm_mask, row-major order
+    nsp_labels: torch.Tensor | None = None  # (B,) 0 = IsNext, 1 = NotNext
+
+    def to(self, device) -> "Batch":
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)
+        return Batch(*(move(getattr(self, f)) for f in self.__dataclass_fields__))
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.attention_mask.sum())
+
+
+def build_inputs(corpus: EncodedCorpus, a: torch.Tensor, b: torch.Tensor | None, ids: SpecialIds,
+                 max_len: int) -> Batch:
+    """`[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]` when b is None) for a batch, padded to its
+    longest row; pairs too long are cut longest-first, as transformers does."""
+    la = corpus.lengths[a]
+    lb = corpus.lengths[b] if b is not None else torch.zeros_like(la)
+    budget = max_len - (3 if b is not None else 2)
+    la = torch.minimum(la, torch.clamp(budget - lb, min=(budget + 1) // 2))
+    lb = torch.minimum(lb, budget - la)
+    la, lb = la[:, None], lb[:, None]  # (B, 1)
+    end_a = la + 1  # position of the first [SEP]
+    end = end_a + lb + (1 if b is not None else 0)  # last real position
+    T = int(end.max()) + 1
+    t = torch.arange(T)[None, :]  # (1, T)
+    tok_a = corpus.ids[a].gather(1, (t - 1).clamp(0, corpus.ids.size(1) - 1))
+    x = torch.where(t < end_a, tok_a, ids.sep)
+    if b is not None:
+        tok_b = corpus.ids[b].gather(1, (t - end_a - 1).clamp(0, corpus.ids.size(1) - 1))
+        x = torch.where((t > end_a) & (t < end), tok_b, x)
+    x = torch.where(t == 0, ids.cls, x)
+    x = torch.where(t > end, ids.pad, x)
+    segment_b = (t > end_a) & (t <= end)
+    special = (t == 0) | (t == end_a) | (t >= end)
+    return Batch(x, segment_b.long(), (t <= end).long(), special)
+
+
+def pick_random(candidates: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Pick `share` of each row's candidate positions (rounded, at least one) uniformly at random.
+
+    >>> pick_random(torch.tensor([[True, True, False]]), 0.01, torch.Generator()).sum().item()
+    1
+    """
+    n = candidates.sum(1)  # (B,)
+    k = torch.minimum(torch.clamp(torch.round(n * share), min=1), n)
+    scores = torch.rand(candidates.shape, generator=generator).masked_fill(~candidates, 2.0)  # others sort last
+    rank = scores.argsort(dim=1).argsort(dim=1)  # rank of each position in a random order
+    return rank < k[:, None]
+
+
+def mask_tokens(batch: Batch, ids: SpecialIds, mask_prob: float, generator: torch.Generator,
+                mlm_mask: torch.Tensor | None = None, mask_frac: float = 0.8, random_frac: float = 0.1) -> Batch:
+    """BERT's dynamic masking, drawn afresh each call: `mask_prob` of each row's non-special
+    tokens (rounded, at least one) are picked; of those 80% become [MASK], 10% a random token,
+    10% stay unchanged. The model must predict the original token at every picked position.
+    Evaluation passes its own `mlm_mask` (whole words) and mask_frac=1 (all [MASK])."""
+    x, special = batch.input_ids, batch.special_mask
+    B, T = x.shape
+    if mlm_mask is None:
+        mlm_mask = pick_random(~special, mask_prob, generator)
+    u = torch.rand(B, T, generator=generator)
+    random_tokens = ids.random_ids[torch.randint(len(ids.random_ids), (B, T), generator=generator)]
+    masked = torch.where(mlm_mask & (u < mask_frac), ids.mask, x)
+    masked = torch.where(mlm_mask & (u >= mask_frac) & (u < mask_frac + random_frac), random_tokens, masked)
+    return Batch(masked, batch.token_type_ids, batch.attention_mask, special,
+                 mlm_mask, x[mlm_mask], batch.nsp_labels)
+
+
+def length_grouped_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Shuffle, then sort within windows of 50 batches by length, so each batch holds rows of
+    similar length and little compute goes to padding; batch order is shuffled again."""
+    order = torch.randperm(len(lengths), generator=generator)
+    window = batch_size * 50
+    chunks = []
+    for start in range(0, len(order), window):
+        w = order[start:start + window]
+        w = w[lengths[w].argsort(stable=True)]
+        chunks.extend(w.split(batch_size))
+    return [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
+
+
+def epoch_batches(corpus: EncodedCorpus, tasks: tuple[str, ...], ids: SpecialIds, batch_size: int,
+                  max_len: int, mask_prob: float, generator: torch.Generator):
+    """Yield one epoch of ready-to-train batches for the chosen tasks."""
+    if "nsp" in tasks:
+        a, b, label = draw_pairs(corpus, generator)
+        lengths = corpus.lengths[a] + corpus.lengths[b]
+    else:
+        a, b, label = torch.arange(len(corpus)), None, None
+        lengths = corpus.lengths
+    for rows in length_grouped_batches(lengths, batch_size, generator):
+        batch = build_inputs(corpus, a[rows], None if b is None else b[rows], ids, max_len)
+        if label is not None:
+            batch.nsp_labels = label[rows]
+        if "mlm" in tasks:
+            batch = mask_tokens(batch, ids, mask_prob, generator)
+        yield batch
+
+
+def batches_per_epoch(corpus: EncodedCorpus, tasks: tuple[str, ...], batch_size: int) -> int:
+    n = int((corpus.doc[:-1] == corpus.doc[1:]).sum()) if "nsp" in tasks else len(corpus)
+    return max(1, -(-n // batch_size))

@@ -1,0 +1,120 @@
+"""Playing with a trained model: fill in [MASK]s, judge whether B follows A, look at attention."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+MASK_PATTERN = re.compile(r"\[mask\]", re.IGNORECASE)
+
+
+@dataclass
+class Candidate:
+    token: str
+    score: float  # probability under the model
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _top_candidates(logits: torch.Tensor, tokenizer, top_k: int) -> list[list[Candidate]]:
+    """Best `top_k` tokens per row; [PAD], [CLS], [SEP] and [MASK] are never a guess."""
+    never = [tokenizer.pad_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.mask_token_id]
+    logits = logits.float().cpu()
+    logits[:, never] = float("-inf")
+    top = logits.softmax(-1).topk(min(top_k, logits.size(-1) - len(never)), dim=-1)
+    return [[Candidate(tokenizer.convert_ids_to_tokens(int(i)), float(p)) for p, i in zip(ps, idx)]
+            for ps, idx in zip(top.values, top.indices)]
+
+
+def _encode(tokenizer, max_len: int, a: str, b: str | None = None) -> dict:
+    enc = tokenizer(a, b, return_tensors="pt")
+    n = enc["input_ids"].size(1)
+    if n > max_len:
+        raise ValueError(f"the text is {n} tokens long but this model reads at most {max_len}; shorten it")
+    return enc
+
+
+@torch.no_grad()
+def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[Candidate]]:
+    """For every [MASK] in `text` (any case), the `top_k` most likely tokens, best first.
+
+    Each mask is predicted independently from the same input, as in transformers' pipeline.
+    """
+    if not text or not text.strip():
+        raise ValueError("the text is empty; write a sentence with at least one [MASK]")
+    if not MASK_PATTERN.search(text):
+        raise ValueError("the text has no [MASK]; put [MASK] where a word should be guessed, e.g. 'the sky is [MASK].'")
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    text = MASK_PATTERN.sub(tokenizer.mask_token, text)
+    enc = _encode(tokenizer, model.config.max_position_embeddings, text)
+    mlm_mask = enc["input_ids"] == tokenizer.mask_token_id
+    model.eval()
+    enc = {k: v.to(_device(model)) for k, v in enc.items()}
+    logits = model(**enc, mlm_mask=mlm_mask.to(_device(model))).mlm_logits  # (n_masks, V)
+    return _top_candidates(logits, tokenizer, top_k)
+
+
+@torch.no_grad()
+def next_sentence(model, tokenizer, sentence_a: str, sentence_b: str) -> float:
+    """Probability that `sentence_b` really follows `sentence_a` (the NSP head's IsNext)."""
+    if not sentence_a.strip() or not sentence_b.strip():
+        raise ValueError("both sentences are needed: sentence A and the candidate next sentence B")
+    enc = _encode(tokenizer, model.config.max_position_embeddings, sentence_a.strip(), sentence_b.strip())
+    model.eval()
+    enc = {k: v.to(_device(model)) for k, v in enc.items()}
+    no_mlm = torch.zeros_like(enc["input_ids"], dtype=torch.bool)
+    logits = model(**enc, mlm_mask=no_mlm).nsp_logits[0]
+    return float(logits.float().softmax(-1)[0])
+
+
+@torch.no_grad()
+def attention(model, tokenizer, text: str, text_b: str | None = None) -> tuple[list[str], list[torch.Tensor]]:
+    """Tokens and per-layer attention weights, each (n_heads, T, T), for a sentence (or pair)."""
+    if not text or not text.strip():
+        raise ValueError("the text is empty; type a sentence to see where the model looks")
+    text = MASK_PATTERN.sub(tokenizer.mask_token, text)
+    enc = _encode(tokenizer, model.config.max_position_embeddings, text, text_b)
+    model.eval()
+    tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][0].tolist())
+    enc = {k: v.to(_device(model)) for k, v in enc.items()}
+    out = model(**enc, output_attentions=True)
+    return tokens, [a[0].float().cpu() for a in out.attentions]
+
+
+@dataclass
+class MaskedExample:
+    text: str  # the sentence as the model saw it, [MASK]s in place
+    truth: list[str]  # the hidden pieces, one per mask
+    predictions: list[list[Candidate]]  # the model's top guesses, one list per mask
+
+    @property
+    def correct(self) -> int:
+        return sum(bool(p) and p[0].token == t for p, t in zip(self.predictions, self.truth))
+
+
+def masked_example(model, tokenizer, sentence: str, generator: torch.Generator, mask_prob: float = 0.15,
+                   top_k: int = 3) -> MaskedExample:
+    """Hide `mask_prob` of a sentence's words (at least one; every piece of a chosen word) and
+    ask the model for each hidden piece."""
+    enc = tokenizer(sentence, add_special_tokens=False)
+    pieces = tokenizer.convert_ids_to_tokens(enc["input_ids"])[: model.config.max_position_embeddings - 2]
+    word_ids = enc.word_ids()[: len(pieces)]
+    words = sorted({w for w, p in zip(word_ids, pieces) if any(c.isalnum() for c in p)}) or sorted(set(word_ids))
+    k = max(1, round(mask_prob * len(words)))
+    chosen = {words[i] for i in torch.randperm(len(words), generator=generator)[:k].tolist()}
+    hidden = [i for i, w in enumerate(word_ids) if w in chosen]
+    truth = [pieces[i] for i in hidden]
+    shown = [tokenizer.mask_token if i in hidden else p for i, p in enumerate(pieces)]
+    text = tokenizer.convert_tokens_to_string(shown)
+    ids = tokenizer.convert_tokens_to_ids([tokenizer.cls_token, *shown, tokenizer.sep_token])
+    input_ids = torch.tensor([ids], device=_device(model))
+    mlm_mask = input_ids == tokenizer.mask_token_id
+    model.eval()
+    with torch.no_grad():
+        logits = model(input_ids, mlm_mask=mlm_mask).mlm_logits
+    return MaskedExample(text, truth, _top_candidates(logits, tokenizer, top_k))

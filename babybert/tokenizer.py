@@ -1,0 +1,69 @@
+"""WordPiece tokenizer trained on the user's corpus with `tokenizers`, wrapped as a transformers
+`BertTokenizerFast` so that `AutoTokenizer.from_pretrained(checkpoint)` loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import BertTokenizerFast
+
+log = logging.getLogger(__name__)
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0..4 in our vocabularies
+
+
+def train_tokenizer(sentences: Iterable[str], vocab_size: int = 4096, lowercase: bool = True,
+                    max_length: int = 128) -> BertTokenizerFast:
+    """Learn a WordPiece vocabulary of at most `vocab_size` pieces from `sentences`.
+
+    A tiny corpus yields fewer pieces than asked (WordPiece stops when nothing is left to merge);
+    the alphabet is capped so a corpus full of rare characters (CJK, emoji) cannot crowd out
+    the word pieces, and characters outside it become [UNK].
+    """
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=None if lowercase else False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        limit_alphabet=max(16, min(1000, vocab_size // 4)),
+        min_frequency=1,
+        show_progress=False,
+    )
+    tok.train_from_iterator(sentences, trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    tokenizer = BertTokenizerFast(tokenizer_object=tok, do_lower_case=lowercase, model_max_length=max_length,
+                                  unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+                                  cls_token="[CLS]", mask_token="[MASK]")
+    log.info("trained a WordPiece vocabulary of %d pieces (asked for %d)", len(tokenizer), vocab_size)
+    return tokenizer
+
+
+def save_tokenizer(tokenizer: BertTokenizerFast, out_dir: str | Path) -> None:
+    """`tokenizer.json` + `tokenizer_config.json`, and a classic `vocab.txt` for older loaders."""
+    out_dir = Path(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    assert [i for _, i in vocab] == list(range(len(vocab))), "vocabulary ids must be contiguous"
+    (out_dir / "vocab.txt").write_text("".join(token + "\n" for token, _ in vocab), encoding="utf-8")
+
+
+def load_tokenizer(path: str | Path) -> BertTokenizerFast:
+    """Load from `tokenizer.json` or a classic `vocab.txt` directory; never runs remote code."""
+    path = Path(path)
+    if not (path / "tokenizer.json").is_file() and not (path / "vocab.txt").is_file():
+        raise ValueError(f"{path} has no tokenizer: expected tokenizer.json or vocab.txt")
+    tokenizer = BertTokenizerFast.from_pretrained(str(path), trust_remote_code=False)
+    if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+        raise ValueError(f"the tokenizer in {path} lacks BERT's [CLS]/[SEP]/[MASK] tokens")
+    return tokenizer

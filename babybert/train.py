@@ -1,0 +1,255 @@
+"""Pretraining as a plain generator of progress events.
+
+    for event in train(documents, ModelConfig(), TrainConfig(time_budget=60), out_dir="ckpt"):
+        print(event)
+
+The loop body is the usual one — set lr, forward, loss, backward, clip, step — and it stops at
+whichever comes first: epochs, max steps, time budget, or `stop.set()`. It then still evaluates and
+saves, so stopping never loses the model. The final `Done` event carries the model itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import __version__
+from .card import widget_text
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import (CorpusStats, Document, SpecialIds, batches_per_epoch, corpus_stats, encode_corpus,
+                   epoch_batches, split_corpus)
+from .evaluate import Metrics, evaluate
+from .model import BabyBert
+from .predict import MaskedExample, masked_example
+from .tokenizer import train_tokenizer
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- events
+
+@dataclass
+class Start:
+    train: CorpusStats  # the training split (tokens are WordPiece pieces)
+    held_out: CorpusStats  # the evaluation split, never trained on
+    num_parameters: int
+    vocab_size: int
+    total_steps: int | None  # None when only a time budget bounds training
+    device: str
+
+
+@dataclass
+class Progress:
+    step: int
+    epoch: float  # epochs done, fractional
+    mlm_loss: float | None
+    nsp_loss: float | None
+    loss: float
+    lr: float
+    tokens_per_sec: float
+    elapsed: float  # seconds since training started
+    fraction: float  # 0..1 of the way to the first limit (epochs, steps or time)
+
+
+@dataclass
+class Eval:
+    step: int
+    metrics: Metrics
+    final: bool = False
+
+
+@dataclass
+class Sample:
+    step: int
+    example: MaskedExample
+
+
+@dataclass
+class Done:
+    step: int
+    metrics: Metrics
+    reason: str  # "epochs" | "max_steps" | "time_budget" | "stopped"
+    elapsed: float
+    checkpoint: Path | None
+    model: BabyBert = field(repr=False)
+    tokenizer: object = field(repr=False)
+    info: dict = field(repr=False, default_factory=dict)  # what babybert.json holds
+
+
+Event = Start | Progress | Eval | Sample | Done
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def get_lr(fraction: float, peak: float, warmup: float) -> float:
+    """Linear warmup over the first `warmup` of training, then linear decay to zero."""
+    if fraction < warmup:
+        return peak * (fraction + 1e-3) / warmup
+    return peak * max(0.0, 1.0 - fraction) / (1.0 - warmup)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda was asked for, but no CUDA GPU is available; use --device cpu or auto")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def make_optimizer(model: BabyBert, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW; no weight decay on biases and LayerNorm gains, as in BERT."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    try:
+        return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6, fused=True)
+    except (RuntimeError, TypeError):  # no fused kernel for this device
+        return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+def pretraining_loss(model: BabyBert, batch, tasks) -> tuple[torch.Tensor, float | None, float | None]:
+    out = model(batch.input_ids, batch.token_type_ids, batch.attention_mask,
+                mlm_mask=batch.mlm_mask if "mlm" in tasks else torch.zeros_like(batch.special_mask))
+    mlm = F.cross_entropy(out.mlm_logits, batch.mlm_labels) if "mlm" in tasks else None
+    nsp = F.cross_entropy(out.nsp_logits, batch.nsp_labels) if "nsp" in tasks else None
+    loss = sum(x for x in (mlm, nsp) if x is not None)
+    return loss, None if mlm is None else mlm.item(), None if nsp is None else nsp.item()
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def train(documents: list[Document], model_config: ModelConfig | None = None, config: TrainConfig | None = None,
+          out_dir: str | Path | None = None, init: str | Path | Checkpoint | None = None,
+          stop: threading.Event | None = None, corpus_name: str = "corpus", command: str | None = None) -> Iterator[Event]:
+    """Pretrain a BERT on `documents` (lists of sentences), yielding events as it goes.
+
+    With `init` (a checkpoint path or a loaded Checkpoint) training continues from that model and
+    its tokenizer, and `model_config` is ignored. With `out_dir` the result is saved there.
+    """
+    model_config = ModelConfig(**vars(model_config)) if model_config else ModelConfig()
+    config = config or TrainConfig()
+    config.validate()
+    model_config.validate()
+    stop = stop or threading.Event()
+    device = resolve_device(config.device)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    train_docs, held_out_docs = split_corpus(documents, config.holdout)
+    if init is not None:
+        ckpt = init if isinstance(init, Checkpoint) else load_checkpoint(init)
+        model, tokenizer = ckpt.model, ckpt.tokenizer
+        model_config = model.config
+    else:
+        model_config.vocab_size = config.vocab_size
+        tokenizer = train_tokenizer((s for d in train_docs for s in d), config.vocab_size, config.lowercase,
+                                    model_config.max_position_embeddings)
+        model_config.vocab_size = len(tokenizer)
+        model = BabyBert(model_config)
+    model.to(device).train()
+    max_len = model_config.max_position_embeddings
+    corpus = encode_corpus(train_docs, tokenizer, max_len)
+    ids = SpecialIds.from_tokenizer(tokenizer)
+    optimizer = make_optimizer(model, config, device)
+
+    steps_per_epoch = batches_per_epoch(corpus, config.tasks, config.batch_size)
+    limits = [int(config.epochs * steps_per_epoch + 0.5) if config.epochs else None, config.max_steps]
+    total_steps = min((s for s in limits if s), default=None)
+    train_stats, held_out_stats = corpus_stats(train_docs, tokenizer), corpus_stats(held_out_docs, tokenizer)
+    yield Start(train_stats, held_out_stats, model.num_parameters(), len(tokenizer), total_steps, str(device))
+
+    history, eval_history = [], []
+    step, tokens, train_time, reason = 0, 0, 0.0, None
+    sample_generator = torch.Generator().manual_seed(config.seed + 2)
+    held_out_sentences = [s for d in held_out_docs for s in d]
+    t0 = time.perf_counter()
+
+    def fraction_done() -> float:
+        by_steps = step / total_steps if total_steps else 0.0
+        by_time = (time.perf_counter() - t0) / config.time_budget if config.time_budget else 0.0
+        return min(1.0, max(by_steps, by_time))
+
+    def evaluation(final: bool) -> Iterator[Eval | Sample]:
+        metrics = evaluate(model, tokenizer, held_out_docs, config.seed, config.tasks, config.mask_prob,
+                           max_sentences=None if final else config.eval_sentences)
+        eval_history.append({"step": step, **metrics.to_dict()})
+        yield Eval(step, metrics, final)
+        if "mlm" in config.tasks:
+            sentence = held_out_sentences[len(eval_history) % len(held_out_sentences)]
+            yield Sample(step, masked_example(model, tokenizer, sentence, sample_generator, config.mask_prob))
+        model.train()
+
+    while reason is None:
+        for batch in epoch_batches(corpus, config.tasks, ids, config.batch_size, max_len, config.mask_prob, generator):
+            if stop.is_set():
+                reason = "stopped"
+            elif config.max_steps and step >= config.max_steps:
+                reason = "max_steps"
+            elif config.epochs and step >= limits[0]:
+                reason = "epochs"
+            elif config.time_budget and time.perf_counter() - t0 >= config.time_budget:
+                reason = "time_budget"
+            if reason:
+                break
+            t_step = time.perf_counter()
+            lr = get_lr(fraction_done(), config.lr, config.warmup)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = batch.to(device)
+            loss, mlm_loss, nsp_loss = pretraining_loss(model, batch, config.tasks)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            tokens += batch.num_tokens
+            train_time += time.perf_counter() - t_step
+            history.append({"step": step, "loss": loss.item(), "mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "lr": lr})
+            yield Progress(step, step / steps_per_epoch, mlm_loss, nsp_loss, history[-1]["loss"], lr,
+                           tokens / max(train_time, 1e-9), time.perf_counter() - t0, fraction_done())
+            if config.eval_every and step % config.eval_every == 0 and step != total_steps:  # the last gets the final eval
+                yield from evaluation(final=False)
+
+    elapsed = time.perf_counter() - t0
+    final = list(evaluation(final=True))
+    yield from final
+    metrics = final[0].metrics
+    info = {
+        "babybert_version": __version__,
+        "command": command,
+        "corpus": {"name": corpus_name, "train": vars(train_stats), "held_out": vars(held_out_stats)},
+        "init": str(init.path if isinstance(init, Checkpoint) else init) if init is not None else None,
+        "train_config": config.to_dict(),
+        "steps": step,
+        "epochs": round(step / steps_per_epoch, 3),
+        "train_seconds": round(elapsed, 1),
+        "tokens_per_sec": round(tokens / max(train_time, 1e-9)),
+        "device": str(device),
+        "stop_reason": reason,
+        "num_parameters": model.num_parameters(),
+        "metrics": metrics.to_dict(),
+        "widget": widget_text(held_out_sentences[0]),
+        "history": _thin(history, 2000),
+        "eval_history": eval_history,
+    }
+    model.eval()
+    path = save_checkpoint(out_dir, model, tokenizer, info) if out_dir is not None else None
+    yield Done(step, metrics, reason, elapsed, path, model, tokenizer, info)
+
+
+def _thin(rows: list[dict], limit: int) -> list[dict]:
+    """At most `limit` evenly spaced rows, the last one always kept."""
+    if len(rows) <= limit:
+        return rows
+    stride = -(-len(rows) // limit)
+    return rows[::stride] + ([rows[-1]] if (len(rows) - 1) % stride else [])
