@@ -212,13 +212,17 @@ def build_inputs(corpus: EncodedCorpus, a: torch.Tensor, b: torch.Tensor | None,
 
 
 def pick_random(candidates: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
-    """Pick `share` of each row's candidate positions (rounded, at least one) uniformly at random.
+    """Pick `share` of each row's candidate positions (at least one) uniformly at random.
+
+    The count is rounded stochastically (7 tokens x 0.15 = 1.05 -> 1 or, 5% of the time, 2) so
+    the expected share is exact even for short sentences.
 
     >>> pick_random(torch.tensor([[True, True, False]]), 0.01, torch.Generator()).sum().item()
     1
     """
     n = candidates.sum(1)  # (B,)
-    k = torch.minimum(torch.clamp(torch.round(n * share), min=1), n)
+    k = torch.floor(n * share + torch.rand(n.shape, generator=generator)).long()
+    k = torch.minimum(torch.clamp(k, min=1), n)
     scores = torch.rand(candidates.shape, generator=generator).masked_fill(~candidates, 2.0)  # others sort last
     rank = scores.argsort(dim=1).argsort(dim=1)  # rank of each position in a random order
     return rank < k[:, None]
@@ -227,7 +231,7 @@ def pick_random(candidates: torch.Tensor, share: float, generator: torch.Generat
 def mask_tokens(batch: Batch, ids: SpecialIds, mask_prob: float, generator: torch.Generator,
                 mlm_mask: torch.Tensor | None = None, mask_frac: float = 0.8, random_frac: float = 0.1) -> Batch:
     """BERT's dynamic masking, drawn afresh each call: `mask_prob` of each row's non-special
-    tokens (rounded, at least one) are picked; of those 80% become [MASK], 10% a random token,
+    tokens (at least one) are picked; of those 80% become [MASK], 10% a random token,
     10% stay unchanged. The model must predict the original token at every picked position.
     Evaluation passes its own `mlm_mask` (whole words) and mask_frac=1 (all [MASK])."""
     x, special = batch.input_ids, batch.special_mask

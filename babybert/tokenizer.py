@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,22 +21,36 @@ def train_tokenizer(sentences: Iterable[str], vocab_size: int = 4096, lowercase:
                     max_length: int = 128) -> BertTokenizerFast:
     """Learn a WordPiece vocabulary of at most `vocab_size` pieces from `sentences`.
 
-    A tiny corpus yields fewer pieces than asked (WordPiece stops when nothing is left to merge);
-    the alphabet is capped so a corpus full of rare characters (CJK, emoji) cannot crowd out
-    the word pieces, and characters outside it become [UNK].
+    A tiny corpus yields fewer pieces than asked (WordPiece stops when nothing is left to merge).
+    The alphabet is capped so a corpus full of rare characters (CJK, emoji) cannot crowd out the
+    word pieces; characters outside it become [UNK]. Training is deterministic: `tokenizers`
+    numbers its '##x' pieces in hash-map order, which breaks ties between equally frequent merges
+    differently on every run (huggingface/tokenizers#1794), so we number them up front.
     """
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=None if lowercase else False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece(prefix="##")
+    sentences = list(sentences)
+    normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=None if lowercase else False)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    chars = Counter()
+    for sentence in sentences:
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(sentence)):
+            chars.update(word)
+    limit = max(16, min(1000, vocab_size // 4))
+    alphabet = [c for c, _ in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        limit_alphabet=max(16, min(1000, vocab_size // 4)),
-        min_frequency=1,
+        special_tokens=SPECIAL_TOKENS + ["##" + c for c in sorted(alphabet)],  # fixed ids for the '##x' pieces
+        initial_alphabet=alphabet,
+        limit_alphabet=len(alphabet),
         show_progress=False,
     )
-    tok.train_from_iterator(sentences, trainer)
+    learner = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    learner.normalizer, learner.pre_tokenizer = normalizer, pre_tokenizer
+    learner.train_from_iterator(sentences, trainer)
+    # rebuild from the learned vocabulary so that only BERT's five tokens are special
+    tok = Tokenizer(models.WordPiece(vocab=learner.get_vocab(), unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer, tok.pre_tokenizer = normalizer, pre_tokenizer
+    tok.decoder = decoders.WordPiece(prefix="##")
+    tok.add_special_tokens(SPECIAL_TOKENS)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",

@@ -1,0 +1,136 @@
+"""The from-scratch model: config validation, transformers equivalence both ways, attention, dropout."""
+
+import pytest
+import torch
+from transformers import BertConfig, BertForPreTraining, pipeline
+
+from babybert import BabyBert, ModelConfig, load_checkpoint, save_checkpoint
+from babybert.checkpoint import to_hf_state_dict
+from babybert.model import POOL_SIZE, dropout
+
+from .conftest import TINY_MODEL
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(hidden_size=30, num_attention_heads=4), "divisible"),
+    (dict(hidden_size=0), "hidden_size must be a positive"),
+    (dict(num_hidden_layers=-1), "num_hidden_layers must be a positive"),
+    (dict(intermediate_size=2.5), "intermediate_size must be a positive"),
+    (dict(max_position_embeddings=4), "at least 8"),
+])
+def test_invalid_configs_are_rejected(change, message):
+    with pytest.raises(ValueError, match=message):
+        BabyBert(ModelConfig(**{**vars(TINY_MODEL), **change}))
+
+
+def _inputs(vocab_size: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, vocab_size, (3, 12), generator=g)
+    ids[:, 0], ids[:, 11] = 2, 3
+    types = torch.zeros_like(ids)
+    types[:, 6:] = 1
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0  # one padded row
+    return ids, types, mask
+
+
+def test_our_checkpoint_loads_in_transformers_with_same_logits(checkpoint_dir):
+    ours = load_checkpoint(checkpoint_dir).model
+    theirs, info = BertForPreTraining.from_pretrained(checkpoint_dir, output_loading_info=True)
+    assert info["missing_keys"] == set() or not info["missing_keys"]
+    assert not info["unexpected_keys"] and not info["mismatched_keys"]
+    theirs.eval()
+    ids, types, mask = _inputs(ours.config.vocab_size)
+    with torch.no_grad():
+        a = ours(ids, types, mask)
+        b = theirs(input_ids=ids, token_type_ids=types, attention_mask=mask)
+    real = mask.bool()
+    assert (a.mlm_logits - b.prediction_logits)[real].abs().max() <= 1e-4
+    assert (a.nsp_logits - b.seq_relationship_logits).abs().max() <= 1e-4
+
+
+def test_transformers_model_loads_in_ours_with_same_logits(tmp_path, trained):
+    config = BertConfig(vocab_size=len(trained.tokenizer), hidden_size=48, num_hidden_layers=3, num_attention_heads=4,
+                        intermediate_size=96, max_position_embeddings=40)
+    torch.manual_seed(3)
+    theirs = BertForPreTraining(config).eval()
+    with torch.no_grad():  # a non-zero bias so a missed mapping would show
+        theirs.cls.predictions.bias.normal_()
+    theirs.save_pretrained(tmp_path)
+    trained.tokenizer.save_pretrained(tmp_path)
+    ours = load_checkpoint(tmp_path).model
+    assert ours.config.num_hidden_layers == 3 and ours.config.hidden_size == 48
+    ids, types, mask = _inputs(config.vocab_size, seed=1)
+    with torch.no_grad():
+        a = ours(ids, types, mask)
+        b = theirs(input_ids=ids, token_type_ids=types, attention_mask=mask)
+    assert (a.mlm_logits - b.prediction_logits)[mask.bool()].abs().max() <= 1e-4
+    assert (a.nsp_logits - b.seq_relationship_logits).abs().max() <= 1e-4
+
+
+def test_fill_mask_pipeline_runs_on_our_checkpoint(checkpoint_dir):
+    fill = pipeline("fill-mask", model=str(checkpoint_dir), device="cpu")
+    out = fill("every morning the cow says [MASK].")
+    assert len(out) == 5 and abs(sum(o["score"] for o in out)) <= 1.0 + 1e-6
+    assert out == sorted(out, key=lambda o: -o["score"])
+    assert "moo" in [o["token_str"] for o in out]  # the tiny model has learned the sound
+
+
+def test_masked_positions_only_gives_the_same_logits():
+    torch.manual_seed(0)
+    model = BabyBert(TINY_MODEL).eval()
+    ids, types, mask = _inputs(TINY_MODEL.vocab_size)
+    mlm_mask = torch.zeros_like(ids, dtype=torch.bool)
+    mlm_mask[0, 3], mlm_mask[2, 7] = True, True
+    with torch.no_grad():
+        full = model(ids, types, mask).mlm_logits
+        sparse = model(ids, types, mask, mlm_mask=mlm_mask).mlm_logits
+    assert sparse.shape == (2, TINY_MODEL.vocab_size)
+    torch.testing.assert_close(sparse, full[mlm_mask])
+
+
+def test_attention_weights_match_the_fast_path_and_ignore_padding():
+    torch.manual_seed(0)
+    model = BabyBert(TINY_MODEL).eval()
+    ids, types, mask = _inputs(TINY_MODEL.vocab_size)
+    with torch.no_grad():
+        fast = model(ids, types, mask)
+        explicit = model(ids, types, mask, output_attentions=True)
+    torch.testing.assert_close(fast.mlm_logits, explicit.mlm_logits, atol=1e-5, rtol=1e-5)
+    assert len(explicit.attentions) == TINY_MODEL.num_hidden_layers
+    att = explicit.attentions[0]
+    assert att.shape == (3, TINY_MODEL.num_attention_heads, 12, 12)
+    torch.testing.assert_close(att.sum(-1), torch.ones(att.shape[:-1]))
+    assert att[1, :, :, 9:].abs().max() == 0  # nobody attends to padding
+
+
+def test_dropout_keeps_the_expected_share_and_scale():
+    x = torch.ones(64, 32, 128)
+    torch.manual_seed(0)
+    y = dropout(x, 0.1, training=True)
+    kept = (y != 0).float().mean().item()
+    assert 0.89 < kept < 0.91
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.9))
+    assert not torch.equal(y, dropout(x, 0.1, training=True))  # a fresh mask each call
+    assert torch.equal(dropout(x, 0.1, training=False), x)
+    big = torch.ones(POOL_SIZE + 1)
+    assert 0.89 < (dropout(big, 0.1, True) != 0).float().mean() < 0.91  # beyond the pool: plain dropout
+
+
+def test_saved_weights_use_transformers_names(trained):
+    names = set(to_hf_state_dict(trained.model))
+    assert "bert.encoder.layer.1.attention.self.query.weight" in names
+    assert "cls.predictions.bias" in names and "cls.seq_relationship.weight" in names
+    assert not any(n.startswith(("layers.", "embeddings.")) for n in names)
+
+
+def test_parameter_counts_add_up(trained):
+    assert sum(trained.model.parameter_counts().values()) == trained.model.num_parameters()
+
+
+def test_save_then_load_round_trip_is_exact(tmp_path, trained):
+    save_checkpoint(tmp_path / "copy", trained.model, trained.tokenizer, {"note": "copy"})
+    loaded = load_checkpoint(tmp_path / "copy")
+    for (n, a), (_, b) in zip(trained.model.state_dict().items(), loaded.model.state_dict().items()):
+        assert torch.equal(a.cpu(), b), n
+    assert loaded.info["note"] == "copy"

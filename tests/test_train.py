@@ -1,0 +1,134 @@
+"""The training generator: events, limits, determinism, stopping, continuing, task choice."""
+
+import threading
+
+import pytest
+import torch
+
+from babybert import Done, Eval, ModelConfig, Progress, Sample, Start, TrainConfig, load_checkpoint, train
+from babybert.train import get_lr
+
+from .conftest import TINY_MODEL, tiny_train_config
+
+
+def losses(events):
+    return [e.loss for e in events if isinstance(e, Progress)]
+
+
+def test_events_in_order_with_typed_fields(documents):
+    events = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=20, eval_every=10)))
+    assert isinstance(events[0], Start) and isinstance(events[-1], Done)
+    start = events[0]
+    assert start.train.documents + start.held_out.documents == len(documents)
+    assert start.held_out.documents == 5 and start.train.tokens > start.train.sentences
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [p.step for p in progress] == list(range(1, 21))
+    assert all(p.mlm_loss is not None and p.nsp_loss is not None and p.tokens_per_sec > 0 for p in progress)
+    assert progress[-1].fraction == 1.0 and 0 < progress[0].fraction < 1
+    evals = [e for e in events if isinstance(e, Eval)]
+    assert [e.step for e in evals] == [10, 20] and evals[-1].final
+    samples = [e for e in events if isinstance(e, Sample)]
+    assert samples and all("[MASK]" in s.example.text and len(s.example.truth) == len(s.example.predictions)
+                           for s in samples)
+    assert events[-1].reason == "max_steps" and events[-1].step == 20
+
+
+def test_loss_decreases(documents):
+    values = losses(train(documents, TINY_MODEL, tiny_train_config(max_steps=150)))
+    assert sum(values[-20:]) / 20 < 0.6 * sum(values[:20]) / 20
+
+
+def test_same_seed_same_losses_and_other_seed_differs(documents):
+    a = losses(train(documents, TINY_MODEL, tiny_train_config(max_steps=25)))
+    b = losses(train(documents, TINY_MODEL, tiny_train_config(max_steps=25)))
+    c = losses(train(documents, TINY_MODEL, tiny_train_config(max_steps=25, seed=1)))
+    assert a == b
+    assert a != c
+
+
+def test_epochs_limit(documents):
+    done = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=None, epochs=2, batch_size=16)))[-1]
+    # 43 training documents x 3 sentence pairs = 129 NSP examples -> 9 batches per epoch
+    assert done.reason == "epochs" and done.step == 18
+
+
+def test_time_budget_limit(documents):
+    done = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=None, epochs=None, time_budget=1.0)))[-1]
+    assert done.reason == "time_budget" and done.step > 0 and done.elapsed < 10
+
+
+def test_stop_request_still_evaluates_and_saves(tmp_path, documents):
+    stop = threading.Event()
+    events = []
+    for event in train(documents, TINY_MODEL, tiny_train_config(max_steps=10_000), out_dir=tmp_path / "ck", stop=stop):
+        events.append(event)
+        if isinstance(event, Progress) and event.step == 7:
+            stop.set()
+    done = events[-1]
+    assert done.reason == "stopped" and done.step == 7
+    assert isinstance(events[-2], Sample) or isinstance(events[-2], Eval)
+    assert done.metrics.mlm_accuracy is not None
+    loaded = load_checkpoint(done.checkpoint)
+    assert loaded.info["steps"] == 7 and loaded.info["stop_reason"] == "stopped"
+    for (name, a), b in zip(done.model.state_dict().items(), loaded.model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_continue_pretraining_starts_from_the_checkpoint(documents, checkpoint_dir):
+    scratch = losses(train(documents, TINY_MODEL, tiny_train_config(max_steps=5)))
+    resumed_events = list(train(documents, ModelConfig(hidden_size=64), tiny_train_config(max_steps=5), init=checkpoint_dir))
+    resumed = losses(resumed_events)
+    assert resumed[0] < scratch[0] - 1.0  # it already knows the corpus
+    assert resumed_events[-1].model.config.hidden_size == TINY_MODEL.hidden_size  # shape comes from the checkpoint
+    assert resumed_events[-1].info["init"] == str(checkpoint_dir)
+
+
+@pytest.mark.parametrize("tasks", [("mlm",), ("nsp",)])
+def test_single_task_training(documents, tasks):
+    events = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=5, tasks=tasks)))
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert (progress[0].mlm_loss is None) == ("mlm" not in tasks)
+    assert (progress[0].nsp_loss is None) == ("nsp" not in tasks)
+    metrics = events[-1].metrics
+    assert (metrics.nsp_accuracy is None) == ("nsp" not in tasks)
+    assert (metrics.mlm_accuracy is None) == ("mlm" not in tasks)
+
+
+def test_mlm_only_needs_no_sentence_pairs():
+    docs = [["one lonely sentence here."], ["another single sentence."], ["and a third one."]]
+    done = list(train(docs, TINY_MODEL, tiny_train_config(max_steps=3, tasks=("mlm",))))[-1]
+    assert done.step == 3
+    with pytest.raises(ValueError, match="next-sentence prediction needs"):
+        list(train(docs, TINY_MODEL, tiny_train_config(max_steps=3)))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(tasks=("mlm", "sop")), "tasks must be"),
+    (dict(max_steps=None, epochs=None), "at least one of"),
+    (dict(lr=0.0), "lr must be"),
+    (dict(mask_prob=1.5), "mask_prob"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(device="tpu"), "device"),
+])
+def test_bad_training_settings(documents, change, message):
+    with pytest.raises(ValueError, match=message):
+        list(train(documents, TINY_MODEL, tiny_train_config(**change)))
+
+
+def test_cuda_requested_without_gpu_is_a_clear_error(documents):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU; the error is about machines without one")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        list(train(documents, TINY_MODEL, tiny_train_config(device="cuda")))
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    assert get_lr(0.0, 1.0, 0.1) < 0.02
+    assert get_lr(0.1, 1.0, 0.1) == pytest.approx(1.0)
+    assert get_lr(0.55, 1.0, 0.1) == pytest.approx(0.5)
+    assert get_lr(1.0, 1.0, 0.1) == 0.0
+
+
+def test_train_config_round_trips_through_json():
+    config = TrainConfig(tasks=("mlm",), epochs=None, time_budget=30)
+    assert TrainConfig.from_dict(config.to_dict()) == config
