@@ -53,8 +53,14 @@ def tasks_arg(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """One line instead of argparse's usage block, and the exit status of every user error."""
+        self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="babybert", description="Pretrain a tiny BERT from scratch on your own text, then play with it.")
+    parser = Parser(prog="babybert", description="Pretrain a tiny BERT from scratch on your own text, then play with it.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -1,0 +1,114 @@
+"""The command line, end to end on a tiny corpus: train, fill-mask, nsp, eval, and its errors."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from babybert.__main__ import main
+
+from .conftest import animal_corpus
+
+TINY = ["--hidden-size", "32", "--num-layers", "2", "--num-heads", "2", "--intermediate-size", "64",
+        "--max-seq-len", "32", "--vocab-size", "200", "--batch-size", "16", "--lr", "3e-3"]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "animals.txt"
+    path.write_text(animal_corpus())
+    return path
+
+
+@pytest.fixture(scope="module")
+def cli_checkpoint(tmp_path_factory, corpus_file):
+    out = tmp_path_factory.mktemp("cli") / "ckpt"
+    proc = subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(corpus_file), "--out", str(out),
+                           "--max-steps", "200", "--eval-every", "100", *TINY], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_train_prints_progress_and_summary(cli_checkpoint):
+    out, proc = cli_checkpoint
+    assert "corpus: 48 documents, 192 sentences" in proc.stderr
+    assert "200/200" in proc.stderr  # the tqdm bar reached the end
+    assert "step    100 | held-out MLM acc" in proc.stderr
+    assert "finished after 200 steps" in proc.stderr and f"checkpoint: {out}" in proc.stderr
+    card = (out / "README.md").read_text()
+    assert "python -m babybert train --corpus" in card  # the exact command is recorded
+
+
+def test_train_json_events(tmp_path, corpus_file, capsys):
+    assert main(["train", "--corpus", str(corpus_file), "--out", str(tmp_path / "j"), "--max-steps", "4", "--json", *TINY]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[1:5] == ["progress"] * 4 and kinds[-1] == "done"
+    assert events[1]["step"] == 1 and events[1]["loss"] > 0
+    assert events[-1]["checkpoint"] == str(tmp_path / "j") and events[-1]["reason"] == "max_steps"
+
+
+def test_fill_mask_json(cli_checkpoint, capsys):
+    out, _ = cli_checkpoint
+    assert main(["fill-mask", str(out), "every morning the cow says [MASK]. the cow eats [MASK].", "--top-k", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result) == 2 and all(len(m) == 3 for m in result)
+    assert set(result[0][0]) == {"token", "score"} and result[0][0]["score"] >= result[0][1]["score"]
+
+
+def test_fill_mask_text(cli_checkpoint, capsys):
+    out, _ = cli_checkpoint
+    assert main(["fill-mask", str(out), "every morning the cow says [MASK]."]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("[MASK]:") and text.count("%") == 5
+
+
+def test_nsp_json(cli_checkpoint, capsys):
+    out, _ = cli_checkpoint
+    assert main(["nsp", str(out), "the cow lives in the farm.", "every morning the cow says moo.", "--json"]) == 0
+    p = json.loads(capsys.readouterr().out)["is_next"]
+    assert 0 <= p <= 1
+
+
+def test_eval_json_matches_training_metrics(cli_checkpoint, corpus_file, capsys):
+    out, _ = cli_checkpoint
+    assert main(["eval", str(out), "--corpus", str(corpus_file), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    info = json.loads((out / "babybert.json").read_text())
+    assert metrics == info["metrics"]  # same held-out split, same seed
+    assert set(metrics) >= {"mlm_accuracy", "mlm_perplexity", "word_accuracy", "nsp_accuracy"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--corpus", "missing.txt", "--out", "x"], "corpus file not found"),
+    (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--hidden-size", "30", "--num-heads", "4"], "divisible"),
+    (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--tasks", "mlm,sop"], "tasks must be"),
+    (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--epochs", "-1"], "must be a positive"),
+    (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--batch-size", "many"], "expected a whole number"),
+    (["train", "--corpus", "{empty}", "--out", "{tmp}/o"], "0 sentence"),
+    (["fill-mask", "{tmp}", "the [MASK]"], "no config.json"),
+    (["fill-mask", "{ckpt}", "no mask at all"], "no \\[MASK\\]"),
+    (["fill-mask", "{ckpt}", "[MASK]", "--top-k", "0"], "must be positive"),
+    (["nsp", "{ckpt}", "", "b"], "both sentences"),
+    (["eval", "{ckpt}", "--corpus", "{empty}"], "0 sentence"),
+])
+def test_user_errors_are_one_line_and_exit_2(tmp_path, corpus_file, cli_checkpoint, argv, message, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    argv = [a.format(corpus=corpus_file, tmp=tmp_path, empty=empty, ckpt=cli_checkpoint[0]) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own checks exit directly
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    assert re.search(message, err), err
+
+
+def test_help_for_every_command():
+    for command in ["train", "fill-mask", "nsp", "eval", "bench"]:
+        proc = subprocess.run([sys.executable, "-m", "babybert", command, "--help"], capture_output=True, text=True)
+        assert proc.returncode == 0 and "usage: babybert " + command in proc.stdout
