@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", choices=["held-out", "all"], default="held-out",
                    help="held-out: its last 10%% of documents, as training held out (default); all: every document")
     e.add_argument("--seed", type=int, default=0, help="masking seed (default 0)")
+    e.add_argument("--max-sentences", type=positive_int, default=2000,
+                   help="score the first N sentences of the split (default 2000, as training does)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     b = sub.add_parser("bench", help="training throughput: BabyBERT vs the plain transformers recipe, side by side")
@@ -217,7 +219,7 @@ def cmd_eval(args) -> int:
         raise ValueError(f"{args.corpus} has no sentences to evaluate on")
     tasks = tuple(train_config.get("tasks", ("mlm", "nsp")))
     metrics = evaluate(ckpt.model, ckpt.tokenizer, docs, seed=args.seed, tasks=tasks,
-                       mask_prob=train_config.get("mask_prob", 0.15))
+                       mask_prob=train_config.get("mask_prob", 0.15), max_sentences=args.max_sentences)
     if args.json:
         print(json.dumps(metrics.to_dict()))
     else:

@@ -33,6 +33,10 @@ def _num(x, fmt="{:.2f}") -> str:
     return "–" if x is None else fmt.format(x)
 
 
+def _count(x) -> str:
+    return f"{x:,}" if isinstance(x, int) else "?"
+
+
 def build_model_card(model, info: dict, repo_id: str | None = None) -> ModelCard:
     cfg = model.config
     metrics = info.get("metrics") or {}
@@ -75,7 +79,7 @@ small on purpose: a model for learning, teaching and fast baselines, not for pro
 ## Results on held-out text
 
 Measured on the last documents of the corpus, which were never trained on
-({held.get("documents", "?")} documents, {held.get("sentences", "?")} sentences).
+({_count(held.get("documents"))} documents, {_count(held.get("sentences"))} sentences).
 
 | metric | value |
 |---|---|
@@ -89,9 +93,9 @@ Measured on the last documents of the corpus, which were never trained on
 
 {how}
 
-- corpus: {train.get("documents", "?")} documents, {train.get("sentences", "?")} sentences,
-  {train.get("tokens", "?")} WordPiece tokens in the training split
-- {info.get("steps", "?")} steps ({info.get("epochs", "?")} epochs) in {info.get("train_seconds", "?")} s on
+- corpus: {_count(train.get("documents"))} documents, {_count(train.get("sentences"))} sentences,
+  {_count(train.get("tokens"))} WordPiece tokens in the training split
+- {_count(info.get("steps"))} steps ({info.get("epochs", "?")} epochs) in {info.get("train_seconds", "?")} s on
   `{info.get("device", "?")}`, batch size {tc.get("batch_size", "?")}, peak learning rate {tc.get("lr", "?")},
   AdamW with linear warmup and decay, mask probability {tc.get("mask_prob", "?")} (80% `[MASK]`,
   10% random token, 10% unchanged), seed {tc.get("seed", "?")}; stopped by: {info.get("stop_reason", "?")}

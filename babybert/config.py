@@ -96,7 +96,7 @@ class TrainConfig:
     lowercase: bool = True
     holdout: float = 0.1  # share of documents kept for evaluation, never trained on
     eval_every: int = 200  # steps between evaluations (0: only at the end)
-    eval_sentences: int = 512  # held-out sentences per evaluation during training
+    eval_sentences: int = 2000  # held-out sentences scored by every evaluation (the first ones)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
 

@@ -181,7 +181,7 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
 
     def evaluation(final: bool) -> Iterator[Eval | Sample]:
         metrics = evaluate(model, tokenizer, held_out_docs, config.seed, config.tasks, config.mask_prob,
-                           max_sentences=None if final else config.eval_sentences)
+                           max_sentences=config.eval_sentences)  # the same sentences every time
         eval_history.append({"step": step, **metrics.to_dict()})
         yield Eval(step, metrics, final)
         if "mlm" in config.tasks:
@@ -226,6 +226,7 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
     metrics = final[0].metrics
     info = {
         "babybert_version": __version__,
+        "name": Path(out_dir).name if out_dir is not None else None,
         "command": command,
         "corpus": {"name": corpus_name, "train": vars(train_stats), "held_out": vars(held_out_stats)},
         "init": str(init.path if isinstance(init, Checkpoint) else init) if init is not None else None,

@@ -770,6 +770,73 @@ class World:
                                f"{pname}'s {r.pick(['mother', 'father', 'aunt', 'uncle'])} is {art} {name}."]))
         return out
 
+    # ------------------------------------------------------------------ review lists
+
+    def review_doc(self) -> list[str]:
+        """A short lesson that repeats one kind of fact for several entities, in the plainest
+        phrasing (the cow says moo. / the dog says woof. ...), so core facts are seen often."""
+        r = self
+        topic = r.pick(["sounds", "legs", "homes", "food", "capitals", "capitals", "languages", "continents",
+                        "fruit colours"])
+        k = r.rng.randint(4, 7)
+        if topic in ("sounds", "legs", "homes", "food"):
+            pool = [a for a in ANIMALS if topic != "sounds" or a[5] is not None]
+            picked = []
+            while len(picked) < k:
+                a = self.draw("review_" + topic, pool)
+                if a not in picked:
+                    picked.append(a)
+            intro = {"sounds": ["let us learn what animals say.", "here are the sounds that animals make.",
+                                "every animal makes its own sound."],
+                     "legs": ["let us count the legs of some animals.", "animals have different numbers of legs.",
+                              "how many legs does each animal have?"],
+                     "homes": ["animals live in many different places.", "let us learn where animals live.",
+                               "every animal has a home."],
+                     "food": ["animals eat many different things.", "let us learn what animals eat.",
+                              "every animal needs food."]}[topic]
+            out = [r.pick(intro)]
+            for name, plural, kind, colour, cover, sound, home, food, legs, baby in picked:
+                subj = r.pick([f"the {name}", f"the {name}", f"{article(name)} {name}"])
+                if topic == "sounds":
+                    out.append(f"{subj} says {sound}.")
+                elif topic == "legs":
+                    out.append(f"{subj} has {LEG_NOTES.get(name, 'no legs' if legs == 0 else num(legs) + ' legs')}.")
+                elif topic == "homes":
+                    out.append(f"{subj} lives {home}.")
+                else:
+                    out.append(f"{subj} eats {food}.")
+            return out
+        if topic == "fruit colours":
+            picked = []
+            while len(picked) < k:
+                f = self.draw("review_fruit", FRUITS)
+                if f not in picked:
+                    picked.append(f)
+            out = [r.pick(["fruits come in many colours.", "let us learn the colours of fruits."])]
+            for name, plural, colour, *_ in picked:
+                out.append(r.pick([f"{plural} are {colour}.", f"{article(name)} {name} is {colour}."]))
+            return out
+        picked = []
+        while len(picked) < k:
+            c = self.draw("review_country", COUNTRIES)
+            if c not in picked:
+                picked.append(c)
+        if topic == "capitals":
+            out = [r.pick(["every country has a capital city.", "let us learn some capital cities.",
+                           "here are some countries and their capitals."])]
+            for name, capital, *_ in picked:
+                out.append(r.pick([f"the capital of {name} is {capital}.", f"the capital of {name} is {capital}.",
+                                   f"{capital} is the capital of {name}."]))
+        elif topic == "languages":
+            out = [r.pick(["people speak many languages around the world.", "let us learn what people speak."])]
+            for name, capital, cont, langs, _ in picked:
+                out.append(f"people in {name} speak {join_and(langs)}.")
+        else:
+            out = [r.pick(["every country is on a continent.", "let us learn where some countries are."])]
+            for name, capital, cont, *_ in picked:
+                out.append(r.pick([f"{name} is a country in {cont}.", f"{name} is in {cont}."]))
+        return out
+
     # ------------------------------------------------------------------ time and numbers
 
     def days_doc(self) -> list[str]:
@@ -878,7 +945,7 @@ KINDS = [
     ("country_doc", 17), ("city_doc", 8), ("continent_doc", 2), ("language_doc", 4), ("trip_doc", 6),
     ("animal_doc", 26), ("farm_doc", 4), ("fruit_doc", 7), ("colour_doc", 5), ("rainbow_doc", 1),
     ("market_doc", 5), ("profession_doc", 9), ("days_doc", 2), ("months_doc", 2), ("counting_doc", 4),
-    ("sums_doc", 2),
+    ("sums_doc", 2), ("review_doc", 14),
 ]
 
 
@@ -901,7 +968,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Generate a consistent world-facts corpus for BabyBERT "
                                             "(one sentence per line, blank line between documents).")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--documents", type=int, default=2600, help="number of documents (default 2600)")
+    p.add_argument("--documents", type=int, default=2900, help="number of documents (default 2900)")
     p.add_argument("--out", type=Path, default=here / "world_facts.txt", help="output file (default examples/world_facts.txt)")
     args = p.parse_args(argv)
     if args.documents < 1:
