@@ -24,6 +24,15 @@ DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "examples" / "world_fa
 TARGET_SPEEDUP = 2.0
 
 
+def recipe_example(enc, ids: SpecialIds, a, b, label, i: int, max_len: int) -> dict:
+    """Pair i as the recipe's collator wants it: token lists, tokenized once up front as
+    `datasets.map` would, identical to what BabyBERT builds for the same pair."""
+    x = build_inputs(enc, a[i:i + 1], b[i:i + 1], ids, max_len)
+    n = x.num_tokens
+    return {"input_ids": x.input_ids[0, :n].tolist(), "token_type_ids": x.token_type_ids[0, :n].tolist(),
+            "attention_mask": [1] * n, "next_sentence_label": int(label[i])}
+
+
 def _babybert_runner(corpus, ids, config: ModelConfig, a, b, label, seed):
     torch.manual_seed(seed)
     model = BabyBert(config).train()
@@ -83,16 +92,10 @@ def run_bench(corpus: str | Path | None = None, steps: int = 30, rounds: int = 3
     generator = torch.Generator().manual_seed(seed)
     a, b, label = draw_pairs(enc, generator)
 
-    def feature(i: int) -> dict:  # the same pair, tokenized once up front as datasets.map would
-        x = build_inputs(enc, a[i:i + 1], b[i:i + 1], ids, config.max_position_embeddings)
-        n = x.num_tokens
-        return {"input_ids": x.input_ids[0, :n].tolist(), "token_type_ids": x.token_type_ids[0, :n].tolist(),
-                "attention_mask": [1] * n, "next_sentence_label": int(label[i])}
-
     random_batches = list(torch.randperm(len(a), generator=generator).split(batch_size))
     random_batches = [r for r in random_batches if len(r) == batch_size]
     needed = {int(i) for r in random_batches[: steps * rounds + 2] for i in r}
-    features = {i: feature(i) for i in needed}
+    features = {i: recipe_example(enc, ids, a, b, label, i, config.max_position_embeddings) for i in needed}
     grouped = [r for r in length_grouped_batches(enc.lengths[a] + enc.lengths[b], batch_size, generator) if len(r) == batch_size]
     contenders = {
         "transformers recipe": (_transformers_runner(features, tokenizer, config, seed), random_batches),
@@ -100,7 +103,7 @@ def run_bench(corpus: str | Path | None = None, steps: int = 30, rounds: int = 3
         "babybert": (_babybert_runner(enc, ids, config, a, b, label, seed), grouped),
     }
     results = {name: [] for name in contenders}
-    for name, (step, batches) in contenders.items():  # warm-up: allocator, kernels, lazy imports
+    for step, batches in contenders.values():  # warm-up: allocator, kernels, lazy imports
         _time(step, batches, 0, 2)
     for r in range(rounds):
         for name, (step, batches) in contenders.items():

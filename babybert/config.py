@@ -60,7 +60,7 @@ class ModelConfig:
         }
 
     @classmethod
-    def from_bert_config(cls, config: dict) -> "ModelConfig":
+    def from_bert_config(cls, config: dict) -> ModelConfig:
         """Read a transformers BERT `config.json`, refusing what our model cannot represent."""
         if config.get("model_type") != "bert":
             raise ValueError(f"not a BERT checkpoint: config.json has model_type={config.get('model_type')!r}, expected 'bert'")
@@ -130,7 +130,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
         if "tasks" in kwargs:

@@ -159,7 +159,7 @@ class SpecialIds:
     random_ids: torch.Tensor  # every non-special id: the pool for the "10% random token" rule
 
     @classmethod
-    def from_tokenizer(cls, tokenizer) -> "SpecialIds":
+    def from_tokenizer(cls, tokenizer) -> SpecialIds:
         special = set(tokenizer.all_special_ids)
         random_ids = torch.tensor([i for i in range(len(tokenizer)) if i not in special])
         return cls(tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id,
@@ -176,7 +176,7 @@ class Batch:
     mlm_labels: torch.Tensor | None = None  # (M,) original ids at mlm_mask, row-major order
     nsp_labels: torch.Tensor | None = None  # (B,) 0 = IsNext, 1 = NotNext
 
-    def to(self, device) -> "Batch":
+    def to(self, device) -> Batch:
         move = lambda t: None if t is None else t.to(device, non_blocking=True)
         return Batch(*(move(getattr(self, f)) for f in self.__dataclass_fields__))
 

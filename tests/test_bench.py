@@ -2,9 +2,9 @@
 
 import torch
 
-from babybert.bench import _babybert_runner, _transformers_runner
+from babybert.bench import _babybert_runner, _transformers_runner, recipe_example
 from babybert.config import ModelConfig
-from babybert.data import SpecialIds, build_inputs, draw_pairs, encode_corpus
+from babybert.data import SpecialIds, draw_pairs, encode_corpus
 from babybert.tokenizer import train_tokenizer
 
 
@@ -15,15 +15,8 @@ def test_contenders_see_the_same_tokens(documents):
     enc = encode_corpus(documents, tok, 32)
     ids = SpecialIds.from_tokenizer(tok)
     a, b, label = draw_pairs(enc, torch.Generator().manual_seed(0))
-
-    def feature(i):
-        x = build_inputs(enc, a[i:i + 1], b[i:i + 1], ids, 32)
-        n = x.num_tokens
-        return {"input_ids": x.input_ids[0, :n].tolist(), "token_type_ids": x.token_type_ids[0, :n].tolist(),
-                "attention_mask": [1] * n, "next_sentence_label": int(label[i])}
-
     rows = torch.arange(8)
-    features = {i: feature(i) for i in range(8)}
+    features = {i: recipe_example(enc, ids, a, b, label, i, 32) for i in range(8)}
     ours = _babybert_runner(enc, ids, config, a, b, label, seed=0)
     theirs = _transformers_runner(features, tok, config, seed=0)
     n_ours, n_theirs = ours(rows), theirs(rows)

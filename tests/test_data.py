@@ -95,7 +95,7 @@ def test_pairs_are_truncated_longest_first(tok):
 
 def test_nsp_pairs_balanced_and_isnext_consecutive(tok, documents):
     corpus = encode_corpus(documents, tok, max_len=32)
-    labels, firsts = [], []
+    labels = []
     g = torch.Generator().manual_seed(0)
     for _ in range(20):
         a, b, label = draw_pairs(corpus, g)
