@@ -29,6 +29,7 @@ from .data import (CorpusStats, Document, SpecialIds, batches_per_epoch, corpus_
                    epoch_batches, split_corpus)
 from .evaluate import Metrics, evaluate
 from .model import BabyBert
+from .plots import thin
 from .predict import MaskedExample, masked_example
 from .tokenizer import train_tokenizer
 
@@ -240,17 +241,9 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         "num_parameters": model.num_parameters(),
         "metrics": metrics.to_dict(),
         "widget": widget_text(held_out_sentences[0]),
-        "history": _thin(history, 2000),
+        "history": thin(history, 2000),
         "eval_history": eval_history,
     }
     model.eval()
     path = save_checkpoint(out_dir, model, tokenizer, info) if out_dir is not None else None
     yield Done(step, metrics, reason, elapsed, path, model, tokenizer, info)
-
-
-def _thin(rows: list[dict], limit: int) -> list[dict]:
-    """At most `limit` evenly spaced rows, the last one always kept."""
-    if len(rows) <= limit:
-        return rows
-    stride = -(-len(rows) // limit)
-    return rows[::stride] + ([rows[-1]] if (len(rows) - 1) % stride else [])
