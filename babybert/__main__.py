@@ -238,13 +238,20 @@ def cmd_bench(args) -> int:
 # ----------------------------------------------------------------------------- output
 
 def event_to_json(event) -> dict:
+    from dataclasses import fields
+
     from .train import Done
     if isinstance(event, Done):
         d = {"step": event.step, "metrics": event.metrics.to_dict(), "reason": event.reason,
              "elapsed": event.elapsed, "checkpoint": str(event.checkpoint) if event.checkpoint else None}
-    else:
-        d = asdict(event)
+    else:  # every field but the live model and tokenizer
+        d = {f.name: _jsonable(getattr(event, f.name)) for f in fields(event) if f.name not in ("model", "tokenizer")}
     return {"event": type(event).__name__.lower(), **d}
+
+
+def _jsonable(value):
+    from dataclasses import is_dataclass
+    return asdict(value) if is_dataclass(value) else value
 
 
 def describe_start(event) -> str:

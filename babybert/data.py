@@ -280,3 +280,29 @@ def epoch_batches(corpus: EncodedCorpus, tasks: tuple[str, ...], ids: SpecialIds
 def batches_per_epoch(corpus: EncodedCorpus, tasks: tuple[str, ...], batch_size: int) -> int:
     n = int((corpus.doc[:-1] == corpus.doc[1:]).sum()) if "nsp" in tasks else len(corpus)
     return max(1, -(-n // batch_size))
+
+
+def masking_walkthrough(tokenizer, sentence: str, mask_prob: float = 0.15, seed: int = 0) -> list[tuple[str, str, str]]:
+    """What dynamic masking does to one sentence, piece by piece: (piece, what happened, shown).
+    Uses the very function training uses, so the worked example is the real rule."""
+    docs = [[sentence]]
+    corpus = encode_corpus(docs, tokenizer, max_len=tokenizer.model_max_length if tokenizer.model_max_length < 10_000 else 128)
+    ids = SpecialIds.from_tokenizer(tokenizer)
+    batch = build_inputs(corpus, torch.tensor([0]), None, ids, max_len=int(corpus.lengths[0]) + 2)
+    masked = mask_tokens(batch, ids, mask_prob, torch.Generator().manual_seed(seed))
+    original = tokenizer.convert_ids_to_tokens(batch.input_ids[0].tolist())
+    shown = tokenizer.convert_ids_to_tokens(masked.input_ids[0].tolist())
+    rows = []
+    for piece, new, picked, special in zip(original, shown, masked.mlm_mask[0].tolist(), batch.special_mask[0].tolist()):
+        if special:
+            what = "special token, never masked"
+        elif not picked:
+            what = "kept (not picked)"
+        elif new == tokenizer.mask_token:
+            what = "picked -> [MASK] (80% case)"
+        elif new != piece:
+            what = "picked -> random token (10% case)"
+        else:
+            what = "picked -> left unchanged (10% case), still predicted"
+        rows.append((piece, what, new))
+    return rows

@@ -69,3 +69,66 @@ def loss_figure(history: list[dict], eval_history: list[dict] | None = None, tit
 
 def save_loss_plot(history: list[dict], eval_history: list[dict], path: str | Path) -> None:
     loss_figure(history, eval_history).savefig(path)
+
+
+def architecture_figure(config, counts: dict[str, int]) -> Figure:
+    """BERT drawn from its real config: embeddings -> N encoder layers -> MLM and NSP heads."""
+    fig = Figure(figsize=(7.5, 6.2), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    ax.axis("off")
+    H, V, I = config.hidden_size, config.vocab_size, config.intermediate_size
+    per_layer = counts.get("layer 0", 0)
+
+    def box(x, y, w, h, title, lines, color):
+        ax.add_patch(_rounded(x, y, w, h, color))
+        ax.text(x + w / 2, y + h - 0.28, title, ha="center", va="top", fontsize=10, weight="bold")
+        ax.text(x + w / 2, y + h - 0.68, "\n".join(lines), ha="center", va="top", fontsize=8, linespacing=1.4)
+
+    def arrow(x0, y0, x1, y1):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "color": "#555", "lw": 1.4})
+
+    ax.text(5, 9.75, "[CLS] sentence A [SEP] sentence B [SEP]", ha="center", fontsize=9, family="monospace")
+    arrow(5, 9.55, 5, 9.25)
+    box(2, 7.55, 6, 1.65, "Embeddings", [f"token {V:,}x{H} + position {config.max_position_embeddings}x{H} + segment 2x{H}",
+                                         f"LayerNorm, dropout  ·  {counts.get('embeddings', 0):,} parameters"], "#dbeafe")
+    arrow(5, 7.5, 5, 7.15)
+    box(1.5, 3.9, 7, 3.2, f"Encoder layer  x {config.num_hidden_layers}",
+        [f"self-attention: {config.num_attention_heads} heads x {config.head_size} dims, every token looks at every token",
+         "add & LayerNorm",
+         f"feed-forward: {H} -> {I} (GELU) -> {H}",
+         "add & LayerNorm",
+         f"{per_layer:,} parameters per layer"], "#e0e7ff")
+    arrow(3.2, 3.85, 2.6, 3.3)
+    arrow(6.8, 3.85, 7.4, 3.3)
+    box(0.3, 0.6, 4.6, 2.65, "MLM head (every [MASK])",
+        [f"dense {H}x{H}, GELU, LayerNorm", f"decoder {H} -> {V:,} words", "(tied to the token embeddings)",
+         f"{counts.get('mlm head (decoder tied to embeddings)', 0):,} own parameters"], "#dcfce7")
+    box(5.1, 0.6, 4.6, 2.65, "NSP head (on [CLS])",
+        [f"pooler: dense {H}x{H}, tanh", "classifier -> IsNext / NotNext",
+         f"{counts.get('pooler', 0) + counts.get('nsp head', 0):,} parameters"], "#fee2e2")
+    ax.text(5, 0.2, f"{sum(counts.values()):,} parameters in all", ha="center", fontsize=9, style="italic")
+    return fig
+
+
+def _rounded(x, y, w, h, color):
+    from matplotlib.patches import FancyBboxPatch
+    return FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.15", fc=color, ec="#64748b", lw=1)
+
+
+def attention_figure(tokens: list[str], weights, layer: int, head: int) -> Figure:
+    """Heatmap of one head's attention: row = the token looking, column = the token looked at."""
+    n = len(tokens)
+    size = min(9.0, 2.5 + 0.32 * n)
+    fig = Figure(figsize=(size, size * 0.92), dpi=100)
+    ax = fig.add_subplot()
+    image = ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=float(weights.max()) or 1.0)
+    ax.set_xticks(range(n), tokens, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), tokens, fontsize=8)
+    ax.set_xlabel("looked at")
+    ax.set_ylabel("looking")
+    ax.set_title(f"layer {layer + 1}, head {head + 1}")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.subplots_adjust(left=0.2, bottom=0.2, right=0.95, top=0.93)
+    return fig

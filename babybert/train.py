@@ -46,6 +46,8 @@ class Start:
     vocab_size: int
     total_steps: int | None  # None when only a time budget bounds training
     device: str
+    model: BabyBert = field(repr=False)  # the model being trained (changes in place as training goes)
+    tokenizer: object = field(repr=False)
 
 
 @dataclass
@@ -167,7 +169,7 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
     limits = [int(config.epochs * steps_per_epoch + 0.5) if config.epochs else None, config.max_steps]
     total_steps = min((s for s in limits if s), default=None)
     train_stats, held_out_stats = corpus_stats(train_docs, tokenizer), corpus_stats(held_out_docs, tokenizer)
-    yield Start(train_stats, held_out_stats, model.num_parameters(), len(tokenizer), total_steps, str(device))
+    yield Start(train_stats, held_out_stats, model.num_parameters(), len(tokenizer), total_steps, str(device), model, tokenizer)
 
     history, eval_history = [], []
     step, tokens, train_time, reason = 0, 0, 0.0, None

@@ -1,0 +1,413 @@
+"""BabyBERT in the browser: train a tiny BERT live, then play with it. Runs locally
+(`python app.py`) and as a Hugging Face Space (the module-level `demo`).
+
+This file only wires Gradio components to babybert functions; helpers live in babybert/ui.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from contextlib import contextmanager
+from functools import lru_cache
+
+import gradio as gr
+
+from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
+from babybert.data import masking_walkthrough, parse_corpus
+from babybert.plots import architecture_figure, attention_figure
+from babybert.predict import MASK_PATTERN
+from babybert.train import Done, Eval, Start
+from babybert.ui import (DEFAULT_CHECKPOINT, Limits, Sessions, TrainView, check_corpus, corpus_summary,
+                         example_corpora, make_configs, parse_probes, read_upload, run_probes, zip_checkpoint)
+
+log = logging.getLogger("babybert.app")
+LIMITS = Limits.from_env()
+SESSIONS = Sessions()
+EXAMPLES = example_corpora()
+DEFAULT_EXAMPLE = "world_facts.txt"
+MODEL_CHOICES = [("default model (world facts)", "default"), ("the model you trained", "trained"),
+                 ("the model you pulled from the Hub", "pulled")]
+FORMAT_HELP = ("**Format:** one sentence per line, a blank line between documents. Documents matter: a true "
+               "next sentence comes from the same document, a false one from another.")
+
+
+@lru_cache(maxsize=1)
+def default_model():
+    return load_checkpoint(DEFAULT_CHECKPOINT)
+
+
+def session_of(request: gr.Request):
+    return SESSIONS.get(request.session_hash if request and request.session_hash else "anonymous")
+
+
+def model_for(session, which: str):
+    if which == "trained":
+        if session.trained is None:
+            raise gr.Error("You have not trained a model yet: train one in the Train tab, or pick the default model.")
+        return session.trained
+    if which == "pulled":
+        if session.pulled is None:
+            raise gr.Error("You have not pulled a model yet: pull one in the Hub tab, or pick the default model.")
+        return session.pulled
+    return default_model()
+
+
+@contextmanager
+def user_errors():
+    """A ValueError is a user mistake with a message: show it as a gr.Error, never a traceback."""
+    try:
+        yield
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+
+
+# ----------------------------------------------------------------------------- Train
+
+def load_example(name: str) -> str:
+    return EXAMPLES[name].read_text(encoding="utf-8") if name in EXAMPLES else ""
+
+
+def load_upload(path) -> str:
+    with user_errors():
+        if not path:
+            return gr.skip()
+        return read_upload(path, LIMITS)
+
+
+def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
+                batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, request: gr.Request):
+    """Train in a background thread and stream the view about once a second."""
+    session = session_of(request)
+    try:
+        docs = check_corpus(corpus, LIMITS)
+        model_config, config = make_configs(
+            LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
+            num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len, batch_size=batch_size,
+            epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget, seed=seed)
+        probe_list = parse_probes(probes)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    init = session.trained if start_from == "continue" and session.trained else None
+    if start_from == "continue" and init is None:
+        init = default_model()
+    if session.training:
+        raise gr.Error("This session is already training; press Stop first.")
+    out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
+    session.stop = threading.Event()
+    session.training = True
+    events: queue.Queue = queue.Queue()
+
+    def worker():
+        try:
+            for event in train(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
+                               corpus_name="your corpus (BabyBERT app)"):
+                if isinstance(event, Start):
+                    live[:] = [event.model, event.tokenizer]
+                if isinstance(event, Eval) and probe_list and not event.final:  # training waits meanwhile
+                    events.put(("probes", run_probes(live[0], live[1], probe_list)))
+                events.put(("event", event))
+        except Exception as e:  # reported to the user below; the session and server live on
+            log.exception("training failed")
+            events.put(("error", e))
+        finally:
+            events.put(("end", None))
+
+    view = TrainView()
+    live = [None, None]  # the model being trained and its tokenizer, from the Start event
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    last = 0.0
+    try:
+        while True:
+            kind, item = events.get()
+            if kind == "end":
+                break
+            if kind == "error":
+                raise gr.Error(f"Training failed: {item}")
+            if kind == "probes":
+                view.probe_rows = item
+                continue
+            view.update(item)
+            if isinstance(item, Done):
+                _finish(session, item, probe_list, view)
+                break
+            if time.monotonic() - last >= 0.9 or view.start is item:
+                last = time.monotonic()
+                yield _train_outputs(view)
+    finally:
+        session.training = False
+    yield _train_outputs(view, download=zip_checkpoint(view.done.checkpoint) if view.done and view.done.checkpoint else None)
+
+
+def _finish(session, done: Done, probe_list, view: TrainView) -> None:
+    from babybert.checkpoint import Checkpoint
+    session.trained = Checkpoint(done.model, done.tokenizer, done.info, done.checkpoint)
+    session.current = "trained"
+    if probe_list:
+        view.probe_rows = run_probes(done.model, done.tokenizer, probe_list)
+
+
+def _train_outputs(view: TrainView, download=None):
+    return (view.status, view.figure(), view.metrics_markdown(), view.samples or None, view.probe_rows or None,
+            gr.update(value=str(download) if download else None, visible=download is not None))
+
+
+def forget_session(request: gr.Request) -> None:
+    session = SESSIONS.get(request.session_hash)
+    session.stop.set()  # a closed tab stops its training
+    SESSIONS.drop(request.session_hash)
+
+
+def stop_training(request: gr.Request) -> str:
+    session = session_of(request)
+    if not session.training:
+        return "Nothing is training in this session."
+    session.stop.set()
+    return "Stopping: finishing the evaluation and saving the model…"
+
+
+# ----------------------------------------------------------------------------- Fill-mask
+
+def fill_mask_ui(text, top_k, which, compare, which_b, request: gr.Request):
+    with user_errors():
+        session = session_of(request)
+        first = model_for(session, which)
+        results = {which: fill_mask(first.model, first.tokenizer, text, int(top_k))}
+        if compare:
+            second = model_for(session, which_b)
+            results[which_b + " (B)" if which_b == which else which_b] = fill_mask(second.model, second.tokenizer, text, int(top_k))
+        labels = [{c.token: c.score for c in mask} for mask in next(iter(results.values()))]
+        table = [[name, i + 1, ", ".join(f"{c.token} ({c.score:.1%})" for c in mask)]
+                 for name, masks in results.items() for i, mask in enumerate(masks)]
+        as_json = {name: [[{"token": c.token, "score": c.score} for c in mask] for mask in masks] for name, masks in results.items()}
+        return labels[0], table, as_json
+
+
+def insert_mask(text: str) -> str:
+    text = (text or "").rstrip()
+    return f"{text} [MASK]".strip() if not text.endswith(".") else f"{text[:-1].rstrip()} [MASK]."
+
+
+# ----------------------------------------------------------------------------- Next sentence
+
+def next_sentence_ui(a, b, which, request: gr.Request):
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        p = next_sentence(ckpt.model, ckpt.tokenizer, a, b)
+        return {"IsNext: B follows A": p, "NotNext: B is unrelated": 1 - p}
+
+
+@lru_cache(maxsize=1)
+def _world_sentences() -> tuple[str, ...]:
+    return tuple(s for d in parse_corpus(load_example(DEFAULT_EXAMPLE)) for s in d)
+
+
+def random_sentence() -> str:
+    return random.choice(_world_sentences())
+
+
+# ----------------------------------------------------------------------------- Model
+
+def describe_model(which, request: gr.Request):
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        counts = ckpt.model.parameter_counts()
+        rows = [[part, f"{n:,}"] for part, n in counts.items()] + [["total", f"{sum(counts.values()):,}"]]
+        walk = masking_walkthrough(ckpt.tokenizer, "the capital of france is paris and the cow says moo .", seed=3)
+        walkthrough = "| piece | what masking did | the model sees |\n|---|---|---|\n" + "\n".join(
+            f"| `{p}` | {what} | `{shown}` |" for p, what, shown in walk)
+        cfg = ckpt.model.config
+        return architecture_figure(cfg, counts), rows, walkthrough, gr.update(maximum=cfg.num_hidden_layers), \
+            gr.update(maximum=cfg.num_attention_heads)
+
+
+def attention_ui(text, layer, head, which, request: gr.Request):
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        tokens, maps = attention(ckpt.model, ckpt.tokenizer, text)
+        layer = min(int(layer), len(maps)) - 1
+        head = min(int(head), maps[0].shape[0]) - 1
+        return attention_figure(tokens, maps[layer][head].numpy(), layer, head)
+
+
+# ----------------------------------------------------------------------------- Hub (filled in by the Hub issue)
+
+def push_ui(checkpoint_choice, repo_id, private, token):
+    raise gr.Error("Pushing to the Hub is not available yet in this version of BabyBERT.")
+
+
+def pull_ui(repo_id, revision, token):
+    raise gr.Error("Pulling from the Hub is not available yet in this version of BabyBERT.")
+
+
+# ----------------------------------------------------------------------------- layout
+
+EXPLAIN = """
+### How BERT is pretrained
+**Masked-language modelling (MLM).** Some words of a sentence are hidden and the model must guess them
+from both sides of the context. BabyBERT picks 15% of the word pieces of every sentence; of those, 80% are
+replaced by `[MASK]`, 10% by a random piece and 10% are left unchanged, so the model cannot rely on
+seeing `[MASK]` to know where to predict. The loss is computed only on the picked pieces.
+
+**Next-sentence prediction (NSP).** Two sentences are joined; half of the time B really follows A in the
+same document (*IsNext*), half of the time B comes from elsewhere (*NotNext*). The model answers from the
+vector of `[CLS]`.
+
+**Special tokens.** `[CLS]` starts every input and collects a summary of it for NSP; `[SEP]` ends each
+sentence; `[MASK]` marks a hidden piece; `[PAD]` fills short rows of a batch and is ignored by attention.
+"""
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="BabyBERT") as demo:
+        gr.Markdown("# 🍼 BabyBERT\nPretrain a tiny BERT from scratch on your own text, watch it learn, then play with it.")
+        with gr.Tab("Train"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT_EXAMPLE, label="Example corpus")
+                    corpus = gr.Textbox(load_example(DEFAULT_EXAMPLE), lines=14, max_lines=14, label="Corpus")
+                    gr.Markdown(FORMAT_HELP)
+                    stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)))
+                    upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=90)
+                with gr.Column(scale=2):
+                    tasks = gr.CheckboxGroup(["MLM", "NSP"], value=["MLM", "NSP"], label="Tasks")
+                    start_from = gr.Radio([("from scratch", "scratch"), ("continue from the current model", "continue")],
+                                          value="scratch", label="Start")
+                    time_budget = gr.Slider(2, LIMITS.max_train_seconds, value=min(60, LIMITS.max_train_seconds), step=1,
+                                            label="Time budget (seconds)")
+                    with gr.Accordion("Model size", open=False):
+                        vocab_size = gr.Slider(64, 8192, value=4096, step=64, label="Vocabulary size")
+                        hidden_size = gr.Slider(16, 512, value=128, step=16, label="Hidden size")
+                        num_layers = gr.Slider(1, 8, value=2, step=1, label="Layers")
+                        num_heads = gr.Slider(1, 8, value=2, step=1, label="Attention heads (must divide the hidden size)")
+                        intermediate_size = gr.Slider(32, 2048, value=512, step=32, label="Feed-forward size")
+                        max_seq_len = gr.Slider(16, 512, value=128, step=16, label="Max sequence length")
+                    with gr.Accordion("Training", open=False):
+                        batch_size = gr.Slider(4, 128, value=32, step=4, label="Batch size")
+                        epochs = gr.Number(30, label="Epochs (the time budget usually ends training first)", minimum=0)
+                        lr = gr.Number(2e-3, label="Peak learning rate")
+                        mask_prob = gr.Slider(0.05, 0.5, value=0.15, step=0.01, label="Mask probability")
+                        seed = gr.Number(0, label="Seed", precision=0)
+                    probes = gr.Textbox(lines=3, label="Probe sentences (optional), refreshed at every evaluation",
+                                        placeholder="the capital of france is [MASK].\nthe cow says moo. ||| the cow eats grass.")
+                    gr.Markdown(LIMITS.describe(), elem_classes="small")
+                    with gr.Row():
+                        start = gr.Button("Start training", variant="primary")
+                        stop = gr.Button("Stop", variant="stop")
+            status = gr.Markdown("Press **Start training**.")
+            with gr.Row():
+                plot = gr.Plot(label="Loss", scale=3)
+                metrics = gr.Markdown()
+            samples = gr.Dataframe(headers=["step", "held-out sentence", "truth", "model's guess", ""], label="Masked held-out examples",
+                                   wrap=True, interactive=False)
+            probe_table = gr.Dataframe(headers=["probe", "model's answer"], label="Your probes", interactive=False)
+            download = gr.File(label="Download the checkpoint (zip)", visible=False)
+
+            example.change(load_example, example, corpus, api_name=False)
+            upload.upload(load_upload, upload, corpus, api_name=False)
+            corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
+            start.click(train_model, [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
+                                      max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes],
+                        [status, plot, metrics, samples, probe_table, download], api_name="train",
+                        concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train")
+            stop.click(stop_training, None, status, api_name="stop", queue=False)
+
+        with gr.Tab("Fill-mask"):
+            with gr.Row():
+                which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+                compare = gr.Checkbox(False, label="Compare with a second model")
+                which_b = gr.Dropdown(MODEL_CHOICES, value="trained", label="Second model")
+            text = gr.Textbox("the capital of france is [MASK].", label="Sentence with one or more [MASK]")
+            with gr.Row():
+                add_mask = gr.Button("Insert [MASK]")
+                top_k = gr.Slider(1, 20, value=5, step=1, label="Top k")
+                guess = gr.Button("Fill the mask", variant="primary")
+            label = gr.Label(label="First [MASK]", num_top_classes=20)
+            table = gr.Dataframe(headers=["model", "mask", "top guesses"], label="Every mask", interactive=False)
+            raw = gr.JSON(label="JSON", visible=False)
+            gr.Examples([["the capital of japan is [MASK]."], ["people in brazil speak [MASK]."], ["the cow says [MASK]."],
+                         ["a spider has [MASK] legs."], ["bananas are [MASK]. the sky is [MASK]."]], [text])
+            add_mask.click(insert_mask, text, text, api_name=False)
+            guess.click(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name="fill_mask")
+            text.submit(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name=False)
+
+        with gr.Tab("Next sentence"):
+            nsp_which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+            a = gr.Textbox("the capital of peru is lima.", label="Sentence A")
+            b = gr.Textbox("lima is the largest city in peru.", label="Sentence B")
+            with gr.Row():
+                swap = gr.Button("Random sentence B")
+                judge = gr.Button("Does B follow A?", variant="primary")
+            verdict = gr.Label(label="Next-sentence prediction")
+            gr.Examples([["the capital of peru is lima.", "lima is the largest city in peru."],
+                         ["the cow is a farm animal.", "the capital of peru is lima."],
+                         ["a spider is a small animal.", "spiders have eight legs."]], [a, b])
+            swap.click(random_sentence, None, b, api_name=False)
+            judge.click(next_sentence_ui, [a, b, nsp_which], verdict, api_name="next_sentence")
+
+        with gr.Tab("Model"):
+            model_which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+            with gr.Row():
+                diagram = gr.Plot(label="Architecture")
+                counts = gr.Dataframe(headers=["part", "parameters"], label="Parameters", interactive=False)
+            gr.Markdown(EXPLAIN)
+            walkthrough = gr.Markdown()
+            gr.Markdown("### Attention: where each token looks")
+            att_text = gr.Textbox("the capital of france is [MASK].", label="Sentence")
+            with gr.Row():
+                layer = gr.Slider(1, 2, value=2, step=1, label="Layer")
+                head = gr.Slider(1, 2, value=1, step=1, label="Head")
+                show = gr.Button("Show attention", variant="primary")
+            heatmap = gr.Plot(label="Attention")
+            model_which.change(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
+            show.click(attention_ui, [att_text, layer, head, model_which], heatmap, api_name="attention")
+            demo.load(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
+
+        with gr.Tab("Hub"):
+            gr.Markdown("Share a checkpoint on the Hugging Face Hub, or pull one (yours, or a published BERT) to play with.")
+            with gr.Row():
+                with gr.Column():
+                    gr.Markdown("### Push")
+                    push_which = gr.Dropdown(MODEL_CHOICES[:2], value="trained", label="Checkpoint")
+                    repo = gr.Textbox(label="Repository", placeholder="your-name/babybert-my-corpus")
+                    private = gr.Checkbox(False, label="Private")
+                    token = gr.Textbox(label="Access token (write)", type="password")
+                    push = gr.Button("Push", variant="primary")
+                    push_result = gr.Markdown()
+                with gr.Column():
+                    gr.Markdown("### Pull")
+                    pull_repo = gr.Textbox(label="Repository", placeholder="google/bert_uncased_L-2_H-128_A-2")
+                    revision = gr.Textbox(label="Revision (optional)")
+                    pull_token = gr.Textbox(label="Access token (for private repositories)", type="password")
+                    pull = gr.Button("Pull", variant="primary")
+                    pull_result = gr.Markdown()
+            push.click(push_ui, [push_which, repo, private, token], push_result, api_name="push")
+            pull.click(pull_ui, [pull_repo, revision, pull_token], pull_result, api_name="pull")
+
+        demo.unload(forget_session)
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+demo = build_demo()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Start the BabyBERT app.")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="also serve on a public *.gradio.live link")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(),
+                css=".small {font-size: 0.85em; opacity: 0.8}")
+
+
+if __name__ == "__main__":
+    main()

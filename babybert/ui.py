@@ -1,0 +1,259 @@
+"""Helpers for the Gradio app that outgrew app.py: per-session state, deployment limits, input
+checks, and turning training events into what the Train tab shows. No Gradio import and no ML
+here: models are only handed to the library's functions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoint import Checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import decode_text, parse_corpus
+from .plots import loss_figure
+from .predict import MASK_PATTERN, fill_mask, next_sentence
+from .train import Done, Eval, Progress, Sample, Start
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "babybert-default"
+
+
+# ----------------------------------------------------------------------------- settings
+
+@dataclass
+class Limits:
+    """Caps for a public deployment, from environment variables with safe defaults."""
+    max_corpus_chars: int = 2_000_000  # BABYBERT_MAX_CORPUS_CHARS
+    max_parameters: int = 20_000_000  # BABYBERT_MAX_PARAMETERS
+    max_train_seconds: int = 600  # BABYBERT_MAX_TRAIN_SECONDS
+    concurrent_trainings: int = 1  # BABYBERT_CONCURRENT_TRAININGS: 2 CPU cores train one model well, two badly
+    runs_dir: Path = Path("runs/app")  # BABYBERT_RUNS_DIR: where session checkpoints are written
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> "Limits":
+        def number(name, default):
+            raw = env.get(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ValueError(f"environment variable {name} must be a whole number, got {raw!r}") from None
+            if value <= 0:
+                raise ValueError(f"environment variable {name} must be positive, got {value}")
+            return value
+        d = cls()
+        return cls(number("BABYBERT_MAX_CORPUS_CHARS", d.max_corpus_chars), number("BABYBERT_MAX_PARAMETERS", d.max_parameters),
+                   number("BABYBERT_MAX_TRAIN_SECONDS", d.max_train_seconds),
+                   number("BABYBERT_CONCURRENT_TRAININGS", d.concurrent_trainings),
+                   Path(env.get("BABYBERT_RUNS_DIR", str(d.runs_dir))))
+
+    def describe(self) -> str:
+        return (f"Limits on this server: corpus up to {self.max_corpus_chars:,} characters, models up to "
+                f"{self.max_parameters:,} parameters, training up to {self.max_train_seconds} s, "
+                f"{self.concurrent_trainings} training(s) at a time (others wait in a queue).")
+
+
+# ----------------------------------------------------------------------------- sessions
+
+@dataclass
+class Session:
+    """One browser tab's world: its models and its training run."""
+    trained: Checkpoint | None = None  # the model this session trained last
+    pulled: Checkpoint | None = None  # the model this session pulled from the Hub
+    current: str = "default"  # which model the playground tabs use: default | trained | pulled
+    stop: threading.Event = field(default_factory=threading.Event)
+    training: bool = False
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class Sessions:
+    """Sessions by Gradio's session hash; idle ones are forgotten after `ttl` seconds."""
+
+    def __init__(self, ttl: float = 6 * 3600):
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+        self.ttl = ttl
+
+    def get(self, key: str) -> Session:
+        now = time.monotonic()
+        with self._lock:
+            for k in [k for k, s in self._sessions.items() if now - s.last_used > self.ttl and not s.training]:
+                del self._sessions[k]
+            session = self._sessions.setdefault(key, Session())
+            session.last_used = now
+            return session
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._sessions.pop(key, None)
+
+
+# ----------------------------------------------------------------------------- corpus
+
+def example_corpora() -> dict[str, Path]:
+    return {p.name: p for p in sorted(EXAMPLES_DIR.glob("*.txt"))}
+
+
+def corpus_summary(text: str) -> str:
+    """Live statistics for the corpus box (approximate tokens: words and punctuation)."""
+    docs = parse_corpus(text or "")
+    sentences = sum(len(d) for d in docs)
+    words = sum(len(s.split()) for d in docs for s in d)
+    tokens = round(words * 1.25)
+    return f"**{len(docs):,}** documents · **{sentences:,}** sentences · ~**{tokens:,}** tokens · {len(text or ''):,} characters"
+
+
+def read_upload(path: str | Path, limits: Limits) -> str:
+    data = Path(path).read_bytes()
+    if len(data) > 4 * limits.max_corpus_chars:
+        raise ValueError(f"the file is {len(data):,} bytes; this server takes corpora up to {limits.max_corpus_chars:,} characters")
+    return decode_text(data, Path(path).name)
+
+
+def check_corpus(text: str, limits: Limits) -> list[list[str]]:
+    if not text or not text.strip():
+        raise ValueError("the corpus is empty: paste some text (one sentence per line, a blank line between documents) or pick an example")
+    if len(text) > limits.max_corpus_chars:
+        raise ValueError(f"the corpus has {len(text):,} characters; this server takes up to {limits.max_corpus_chars:,}")
+    docs = parse_corpus(text)
+    if sum(len(d) for d in docs) < 2:
+        raise ValueError("the corpus needs at least two sentences (one per line)")
+    return docs
+
+
+def make_configs(limits: Limits, *, tasks: list[str], vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
+                 max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed) -> tuple[ModelConfig, TrainConfig]:
+    """Slider values -> validated configs; every problem is a ValueError a user can act on."""
+    def whole(name, value, low=1):
+        if value is None or float(value) != int(value) or int(value) < low:
+            raise ValueError(f"{name} must be a whole number of at least {low}, got {value}")
+        return int(value)
+    if not tasks:
+        raise ValueError("choose at least one task: MLM, NSP or both")
+    model_config = ModelConfig(vocab_size=whole("vocabulary size", vocab_size, 32), hidden_size=whole("hidden size", hidden_size),
+                               num_hidden_layers=whole("layers", num_layers), num_attention_heads=whole("heads", num_heads),
+                               intermediate_size=whole("feed-forward size", intermediate_size),
+                               max_position_embeddings=whole("max sequence length", max_seq_len, 8))
+    model_config.validate()
+    budget = float(time_budget or 0)
+    if not 0 < budget <= limits.max_train_seconds:
+        raise ValueError(f"the time budget must be between 1 and {limits.max_train_seconds} seconds on this server, got {time_budget}")
+    config = TrainConfig(tasks=tuple(t.lower() for t in tasks), epochs=float(epochs) if epochs else None,
+                         time_budget=budget, batch_size=whole("batch size", batch_size), lr=float(lr),
+                         mask_prob=float(mask_prob), vocab_size=model_config.vocab_size, seed=whole("seed", seed, 0),
+                         eval_every=100, eval_sentences=500)
+    config.validate()
+    params = estimate_parameters(model_config)
+    if params > limits.max_parameters:
+        raise ValueError(f"that model would have ~{params:,} parameters; this server trains up to {limits.max_parameters:,}. "
+                         "Make it smaller (hidden size, layers, feed-forward size or vocabulary).")
+    return model_config, config
+
+
+def estimate_parameters(c: ModelConfig) -> int:
+    H, I = c.hidden_size, c.intermediate_size
+    embeddings = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size + 2) * H
+    layer = 4 * (H * H + H) + 2 * H * I + I + H + 4 * H
+    heads = (H * H + H) * 2 + 2 * H + c.vocab_size + 2 * H + 2
+    return embeddings + c.num_hidden_layers * layer + heads
+
+
+# ----------------------------------------------------------------------------- probes
+
+def parse_probes(text: str) -> list[tuple[str, str | None]]:
+    """One probe per line: a sentence with [MASK] (fill-mask) or 'A ||| B' (next sentence)."""
+    probes = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if "|||" in line:
+            a, b = (part.strip() for part in line.split("|||", 1))
+            if not a or not b:
+                raise ValueError(f"probe {line!r}: write sentence A ||| sentence B")
+            probes.append((a, b))
+        elif MASK_PATTERN.search(line):
+            probes.append((line, None))
+        else:
+            raise ValueError(f"probe {line!r} has no [MASK] and no '|||': see the examples under the box")
+    return probes
+
+
+def run_probes(model, tokenizer, probes) -> list[list[str]]:
+    rows = []
+    for a, b in probes:
+        try:
+            if b is None:
+                guesses = fill_mask(model, tokenizer, a, top_k=3)
+                rows.append([a, " | ".join(", ".join(f"{c.token} {c.score:.0%}" for c in mask) for mask in guesses)])
+            else:
+                rows.append([f"{a} ||| {b}", f"IsNext {next_sentence(model, tokenizer, a, b):.0%}"])
+        except ValueError as e:
+            rows.append([a if b is None else f"{a} ||| {b}", f"({e})"])
+    return rows
+
+
+# ----------------------------------------------------------------------------- the live view
+
+@dataclass
+class TrainView:
+    """Everything the Train tab shows, updated event by event."""
+    history: list[dict] = field(default_factory=list)
+    eval_history: list[dict] = field(default_factory=list)
+    samples: list[list[str]] = field(default_factory=list)
+    probe_rows: list[list[str]] = field(default_factory=list)
+    status: str = "preparing: tokenizer and data…"
+    start: Start | None = None
+    done: Done | None = None
+
+    def update(self, event) -> None:
+        if isinstance(event, Start):
+            self.start = event
+            self.status = (f"training {event.num_parameters:,} parameters on {event.train.sentences:,} sentences "
+                           f"({event.train.tokens:,} tokens), vocabulary {event.vocab_size:,}, device {event.device}")
+        elif isinstance(event, Progress):
+            self.history.append({"step": event.step, "loss": event.loss, "mlm_loss": event.mlm_loss,
+                                 "nsp_loss": event.nsp_loss, "lr": event.lr})
+            left = event.elapsed / event.fraction - event.elapsed if event.fraction > 0 else float("nan")
+            self.status = (f"step **{event.step:,}** · epoch {event.epoch:.2f} · loss {event.loss:.3f} · "
+                           f"{event.tokens_per_sec:,.0f} tokens/s · {event.elapsed:.0f} s elapsed · ~{left:.0f} s left")
+        elif isinstance(event, Eval):
+            self.eval_history.append({"step": event.step, **event.metrics.to_dict()})
+        elif isinstance(event, Sample):
+            ex = event.example
+            guesses = " ".join(p[0].token if p else "?" for p in ex.predictions)
+            verdict = f"{ex.correct}/{len(ex.truth)} right"
+            self.samples.insert(0, [str(event.step), ex.text, " ".join(ex.truth), guesses, verdict])
+            del self.samples[8:]
+        elif isinstance(event, Done):
+            self.done = event
+            reasons = {"epochs": "all epochs done", "max_steps": "step limit reached", "time_budget": "time budget used",
+                       "stopped": "stopped"}
+            self.status = f"finished after {event.step:,} steps in {event.elapsed:.0f} s ({reasons[event.reason]})"
+
+    def figure(self):
+        return loss_figure(self.history, self.eval_history, title="Pretraining loss (live)", max_points=300, dpi=80)
+
+    def metrics_markdown(self) -> str:
+        if not self.eval_history:
+            return "Held-out metrics appear at the first evaluation."
+        m = self.eval_history[-1]
+        label = "Final held-out metrics" if self.done else f"Held-out metrics at step {m['step']:,}"
+        rows = [("MLM accuracy", m["mlm_accuracy"], "pct"), ("most-frequent-piece baseline", m["baseline_accuracy"], "pct"),
+                ("MLM perplexity", m["mlm_perplexity"], "num"), ("whole-word accuracy", m["word_accuracy"], "pct"),
+                ("NSP accuracy (chance 50%)", m["nsp_accuracy"], "pct")]
+        cells = "\n".join(f"| {name} | {'–' if v is None else (f'{v:.1%}' if kind == 'pct' else f'{v:.2f}')} |"
+                          for name, v, kind in rows)
+        return f"**{label}**\n\n| metric | value |\n|---|---|\n{cells}"
+
+
+def zip_checkpoint(directory: Path) -> Path:
+    """A zip of the checkpoint next to it, for the download button."""
+    archive = shutil.make_archive(str(directory), "zip", root_dir=directory.parent, base_dir=directory.name)
+    return Path(archive)

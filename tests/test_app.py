@@ -1,0 +1,116 @@
+"""The Gradio app, launched on 127.0.0.1 and driven through gradio_client, as a user's script would."""
+
+import socket
+import time
+
+import pytest
+from gradio_client import Client
+
+from .conftest import animal_corpus
+
+TINY = dict(vocab_size=256, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_seq_len=32,
+            batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, seed=0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("BABYBERT_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+    import importlib
+
+    import app
+    app = importlib.reload(app)  # read the limits from the environment set above
+    port = free_port()
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def train_args(budget: float, **overrides):
+    values = {**TINY, **overrides}
+    return dict(corpus=animal_corpus(), tasks=["MLM", "NSP"], time_budget=budget, start_from="scratch",
+                probes="every morning the cow says [MASK].\nthe cow lives in the farm. ||| every morning the cow says moo.",
+                **values)
+
+
+def test_train_streams_then_the_model_is_used_by_the_other_tabs(server):
+    client = Client(server, verbose=False)
+    job = client.submit(**train_args(8), api_name="/train")
+    updates = list(job)  # every streamed update
+    assert len(updates) >= 4  # at least one plot a second over an 8 s run
+    status, plot, metrics, samples, probes, download = updates[-1]
+    assert "finished after" in status and "time budget used" in status
+    assert "Final held-out metrics" in metrics and "MLM accuracy" in metrics
+    assert samples["data"] and probes["data"][0][0] == "every morning the cow says [MASK]."
+    assert download["value"].endswith("babybert-session.zip") and download["visible"]
+    label, table, raw = client.predict("every morning the cow says [MASK].", 3, "trained", False, "default",
+                                       api_name="/fill_mask")
+    assert list(raw) == ["trained"] and len(raw["trained"][0]) == 3
+    assert label["label"] == raw["trained"][0][0]["token"]
+    verdict = client.predict("the cow lives in the farm.", "every morning the cow says moo.", "trained",
+                             api_name="/next_sentence")
+    probs = {c["label"]: c["confidence"] for c in verdict["confidences"]}
+    assert abs(sum(probs.values()) - 1) < 1e-5
+
+
+def test_stop_ends_training_promptly_and_keeps_the_model(server):
+    client = Client(server, verbose=False)
+    job = client.submit(**train_args(120), api_name="/train")
+    while len(job.outputs()) < 2:  # wait for training to be under way
+        time.sleep(0.2)
+    t0 = time.monotonic()
+    assert "Stopping" in client.predict(api_name="/stop")
+    status = job.result()[0]
+    assert time.monotonic() - t0 < 20  # prompt (generous bound for a loaded CI machine)
+    assert "(stopped)" in status
+    _, _, raw = client.predict("the [MASK] says moo.", 2, "trained", False, "default", api_name="/fill_mask")
+    assert len(raw["trained"][0]) == 2
+
+
+def test_sessions_have_their_own_models(server):
+    trained = Client(server, verbose=False)
+    assert "finished after" in trained.predict(**train_args(3), api_name="/train")[0]
+    _, _, raw = trained.predict("the [MASK] says moo.", 2, "trained", False, "default", api_name="/fill_mask")
+    assert len(raw["trained"][0]) == 2
+    other = Client(server, verbose=False)
+    with pytest.raises(Exception, match="not trained a model yet"):
+        other.predict("the [MASK] says moo.", 2, "trained", False, "default", api_name="/fill_mask")
+    _, _, raw = other.predict("the capital of france is [MASK].", 1, "default", False, "default", api_name="/fill_mask")
+    assert raw["default"][0][0]["token"] == "paris"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(corpus=""), "corpus is empty"),
+    (dict(hidden_size=48, num_heads=5), "divisible"),
+    (dict(tasks=[]), "at least one task"),
+    (dict(probes="a probe without mask"), "no \\[MASK\\]"),
+])
+def test_bad_training_input_is_a_clear_error(server, overrides, message):
+    client = Client(server, verbose=False)
+    args = train_args(3)
+    args.update(overrides)
+    with pytest.raises(Exception, match=message):
+        client.predict(**args, api_name="/train")
+
+
+def test_playground_errors_are_messages(server):
+    client = Client(server, verbose=False)
+    with pytest.raises(Exception, match="no \\[MASK\\]"):
+        client.predict("no mask here", 3, "default", False, "default", api_name="/fill_mask")
+    with pytest.raises(Exception, match="both sentences"):
+        client.predict("", "b", "default", api_name="/next_sentence")
+    # the server is still fine afterwards
+    _, _, raw = client.predict("the cow says [MASK].", 1, "default", False, "default", api_name="/fill_mask")
+    assert raw["default"][0][0]["token"] == "moo"
