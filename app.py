@@ -22,6 +22,8 @@ from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
 from babybert.data import masking_walkthrough, parse_corpus
 from babybert.plots import architecture_figure, attention_figure
 from babybert.predict import MASK_PATTERN
+from babybert.checkpoint import Checkpoint
+from babybert.torch_thread import TorchThread
 from babybert.train import Done, Eval, Start
 from babybert.ui import (DEFAULT_CHECKPOINT, Limits, Sessions, TrainView, check_corpus, corpus_summary,
                          example_corpora, make_configs, parse_probes, read_upload, run_probes, zip_checkpoint)
@@ -37,9 +39,12 @@ FORMAT_HELP = ("**Format:** one sentence per line, a blank line between document
                "next sentence comes from the same document, a false one from another.")
 
 
+TORCH = TorchThread()  # every torch call of the app runs on this one thread (see babybert/torch_thread.py)
+
+
 @lru_cache(maxsize=1)
 def default_model():
-    return load_checkpoint(DEFAULT_CHECKPOINT)
+    return TORCH.call(load_checkpoint, DEFAULT_CHECKPOINT)
 
 
 def session_of(request: gr.Request):
@@ -82,79 +87,82 @@ def load_upload(path) -> str:
 
 def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
                 batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, request: gr.Request):
-    """Train in a background thread and stream the view about once a second."""
+    """Train on the torch thread and stream the view: at the first step, then about once a second."""
     session = session_of(request)
-    try:
+    with user_errors():
         docs = check_corpus(corpus, LIMITS)
         model_config, config = make_configs(
             LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
             num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len, batch_size=batch_size,
             epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget, seed=seed)
         probe_list = parse_probes(probes)
-    except ValueError as e:
-        raise gr.Error(str(e)) from None
-    init = session.trained if start_from == "continue" and session.trained else None
-    if start_from == "continue" and init is None:
-        init = default_model()
     if session.training:
         raise gr.Error("This session is already training; press Stop first.")
+    init = (session.trained or default_model()) if start_from == "continue" else None
     out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
     session.stop = threading.Event()
     session.training = True
-    events: queue.Queue = queue.Queue()
 
-    def worker():
-        try:
-            for event in train(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
-                               corpus_name="your corpus (BabyBERT app)"):
-                if isinstance(event, Start):
-                    live[:] = [event.model, event.tokenizer]
-                if isinstance(event, Eval) and probe_list and not event.final:  # training waits meanwhile
-                    events.put(("probes", run_probes(live[0], live[1], probe_list)))
-                events.put(("event", event))
-        except Exception as e:  # reported to the user below; the session and server live on
-            log.exception("training failed")
-            events.put(("error", e))
-        finally:
-            events.put(("end", None))
+    def job():  # runs on the torch thread
+        live = None
+        for event in train(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
+                           corpus_name="your corpus (BabyBERT app)"):
+            yield event
+            if isinstance(event, Start):
+                live = event
+            if isinstance(event, Eval) and probe_list and live is not None:  # training waits meanwhile
+                yield ("probes", run_probes(live.model, live.tokenizer, probe_list))
 
     view = TrainView()
-    live = [None, None]  # the model being trained and its tokenizer, from the Start event
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
+    plots_dir = out_dir.parent / "live"
     last = 0.0
     try:
-        while True:
-            kind, item = events.get()
+        items = TORCH.start(job)
+        for kind, item in _drain(items):
             if kind == "end":
                 break
             if kind == "error":
+                if isinstance(item, ValueError):
+                    raise gr.Error(str(item))
+                log.error("training failed: %r", item)
                 raise gr.Error(f"Training failed: {item}")
-            if kind == "probes":
-                view.probe_rows = item
+            if isinstance(item, tuple):
+                view.probe_rows = item[1]
                 continue
             view.update(item)
             if isinstance(item, Done):
-                _finish(session, item, probe_list, view)
-                break
-            if time.monotonic() - last >= 0.9 or view.start is item:
+                _finish(session, item)
+            elif len(view.history) == 1 or time.monotonic() - last >= 0.9:
                 last = time.monotonic()
-                yield _train_outputs(view)
+                yield _train_outputs(view, plots_dir)
     finally:
         session.training = False
-    yield _train_outputs(view, download=zip_checkpoint(view.done.checkpoint) if view.done and view.done.checkpoint else None)
+    done = view.done
+    yield _train_outputs(view, plots_dir, download=zip_checkpoint(done.checkpoint) if done and done.checkpoint else None)
 
 
-def _finish(session, done: Done, probe_list, view: TrainView) -> None:
-    from babybert.checkpoint import Checkpoint
+def _drain(items: queue.Queue, every: float = 0.2):
+    """Take events in batches a few times a second: waking up for each of ~40 events a second
+    makes the training thread wait for the GIL, which cost 30-40% of its speed."""
+    while True:
+        time.sleep(every)
+        while True:
+            try:
+                kind, item = items.get_nowait()
+            except queue.Empty:
+                break
+            yield kind, item
+            if kind in ("end", "error"):
+                return
+
+
+def _finish(session, done: Done) -> None:
     session.trained = Checkpoint(done.model, done.tokenizer, done.info, done.checkpoint)
     session.current = "trained"
-    if probe_list:
-        view.probe_rows = run_probes(done.model, done.tokenizer, probe_list)
 
 
-def _train_outputs(view: TrainView, download=None):
-    return (view.status, view.figure(), view.metrics_markdown(), view.samples or None, view.probe_rows or None,
+def _train_outputs(view: TrainView, plots_dir, download=None):
+    return (view.status, view.png(plots_dir), view.metrics_markdown(), view.samples or None, view.probe_rows or None,
             gr.update(value=str(download) if download else None, visible=download is not None))
 
 
@@ -178,15 +186,26 @@ def fill_mask_ui(text, top_k, which, compare, which_b, request: gr.Request):
     with user_errors():
         session = session_of(request)
         first = model_for(session, which)
-        results = {which: fill_mask(first.model, first.tokenizer, text, int(top_k))}
+        results = {which: TORCH.call(fill_mask, first.model, first.tokenizer, text, int(top_k))}
         if compare:
             second = model_for(session, which_b)
-            results[which_b + " (B)" if which_b == which else which_b] = fill_mask(second.model, second.tokenizer, text, int(top_k))
+            results[which_b + " (B)" if which_b == which else which_b] = TORCH.call(fill_mask, second.model, second.tokenizer, text, int(top_k))
         labels = [{c.token: c.score for c in mask} for mask in next(iter(results.values()))]
         table = [[name, i + 1, ", ".join(f"{c.token} ({c.score:.1%})" for c in mask)]
                  for name, masks in results.items() for i, mask in enumerate(masks)]
         as_json = {name: [[{"token": c.token, "score": c.score} for c in mask] for mask in masks] for name, masks in results.items()}
         return labels[0], table, as_json
+
+
+def worked_masking_example(tokenizer):
+    """The first seed whose draw shows a [MASK] and another case, so the example teaches the rule."""
+    sentence = "the capital of france is paris and the cow in the field says moo ."
+    for seed in range(200):
+        rows = masking_walkthrough(tokenizer, sentence, mask_prob=0.3, seed=seed)
+        cases = {what for _, what, _ in rows if what.startswith("picked")}
+        if len(cases) >= 2 and any("[MASK]" in c for c in cases):
+            return rows
+    return rows
 
 
 def insert_mask(text: str) -> str:
@@ -199,7 +218,7 @@ def insert_mask(text: str) -> str:
 def next_sentence_ui(a, b, which, request: gr.Request):
     with user_errors():
         ckpt = model_for(session_of(request), which)
-        p = next_sentence(ckpt.model, ckpt.tokenizer, a, b)
+        p = TORCH.call(next_sentence, ckpt.model, ckpt.tokenizer, a, b)
         return {"IsNext: B follows A": p, "NotNext: B is unrelated": 1 - p}
 
 
@@ -219,7 +238,7 @@ def describe_model(which, request: gr.Request):
         ckpt = model_for(session_of(request), which)
         counts = ckpt.model.parameter_counts()
         rows = [[part, f"{n:,}"] for part, n in counts.items()] + [["total", f"{sum(counts.values()):,}"]]
-        walk = masking_walkthrough(ckpt.tokenizer, "the capital of france is paris and the cow says moo .", seed=3)
+        walk = TORCH.call(worked_masking_example, ckpt.tokenizer)
         walkthrough = "| piece | what masking did | the model sees |\n|---|---|---|\n" + "\n".join(
             f"| `{p}` | {what} | `{shown}` |" for p, what, shown in walk)
         cfg = ckpt.model.config
@@ -230,7 +249,7 @@ def describe_model(which, request: gr.Request):
 def attention_ui(text, layer, head, which, request: gr.Request):
     with user_errors():
         ckpt = model_for(session_of(request), which)
-        tokens, maps = attention(ckpt.model, ckpt.tokenizer, text)
+        tokens, maps = TORCH.call(attention, ckpt.model, ckpt.tokenizer, text)
         layer = min(int(layer), len(maps)) - 1
         head = min(int(head), maps[0].shape[0]) - 1
         return attention_figure(tokens, maps[layer][head].numpy(), layer, head)
@@ -266,7 +285,7 @@ sentence; `[MASK]` marks a hidden piece; `[PAD]` fills short rows of a batch and
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="BabyBERT") as demo:
-        gr.Markdown("# 🍼 BabyBERT\nPretrain a tiny BERT from scratch on your own text, watch it learn, then play with it.")
+        gr.Markdown("# BabyBERT\nPretrain a tiny BERT from scratch on your own text, watch it learn, then play with it.")
         with gr.Tab("Train"):
             with gr.Row():
                 with gr.Column(scale=3):
@@ -302,8 +321,9 @@ def build_demo() -> gr.Blocks:
                         stop = gr.Button("Stop", variant="stop")
             status = gr.Markdown("Press **Start training**.")
             with gr.Row():
-                plot = gr.Plot(label="Loss", scale=3)
-                metrics = gr.Markdown()
+                plot = gr.Image(label="Loss", type="filepath", scale=3, interactive=False)
+                with gr.Column(scale=1, min_width=300):
+                    metrics = gr.Markdown()
             samples = gr.Dataframe(headers=["step", "held-out sentence", "truth", "model's guess", ""], label="Masked held-out examples",
                                    wrap=True, interactive=False)
             probe_table = gr.Dataframe(headers=["probe", "model's answer"], label="Your probes", interactive=False)
@@ -406,7 +426,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(),
-                css=".small {font-size: 0.85em; opacity: 0.8}")
+                css=".small {font-size: 0.85em; opacity: 0.8}", prevent_thread_lock=True)
+    try:
+        TORCH.run_forever()  # torch work on the main thread, where it runs fastest; Gradio serves on its threads
+    except KeyboardInterrupt:
+        demo.close()
 
 
 if __name__ == "__main__":

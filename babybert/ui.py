@@ -240,6 +240,16 @@ class TrainView:
     def figure(self):
         return loss_figure(self.history, self.eval_history, title="Pretraining loss (live)", max_points=300, dpi=80)
 
+    def png(self, directory: Path) -> str:
+        """The live plot as a PNG file: rendered once here, served as is (cheaper than gr.Plot)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"loss-{len(self.history)}.png"
+        self.figure().savefig(path)
+        for old in directory.glob("loss-*.png"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        return str(path)
+
     def metrics_markdown(self) -> str:
         if not self.eval_history:
             return "Held-out metrics appear at the first evaluation."
