@@ -114,3 +114,11 @@ def test_playground_errors_are_messages(server):
     # the server is still fine afterwards
     _, _, raw = client.predict("the cow says [MASK].", 1, "default", False, "default", api_name="/fill_mask")
     assert raw["default"][0][0]["token"] == "moo"
+
+
+def test_attention_heatmap_and_its_errors(server):
+    client = Client(server, verbose=False)
+    plot = client.predict("the capital of france is [MASK].", 2, 1, "default", api_name="/attention")
+    assert plot["type"] == "matplotlib" and plot["plot"]  # a rendered heatmap
+    with pytest.raises(Exception, match="empty"):
+        client.predict("  ", 1, 1, "default", api_name="/attention")
