@@ -21,7 +21,6 @@ import gradio as gr
 from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
 from babybert.data import masking_walkthrough, parse_corpus
 from babybert.plots import architecture_figure, attention_figure
-from babybert.predict import MASK_PATTERN
 from babybert.checkpoint import Checkpoint
 from babybert.torch_thread import TorchThread
 from babybert.train import Done, Eval, Start
@@ -158,7 +157,6 @@ def _drain(items: queue.Queue, every: float = 0.2):
 
 def _finish(session, done: Done) -> None:
     session.trained = Checkpoint(done.model, done.tokenizer, done.info, done.checkpoint)
-    session.current = "trained"
 
 
 def _train_outputs(view: TrainView, plots_dir, download=None):

@@ -35,7 +35,7 @@ class Limits:
     runs_dir: Path = Path("runs/app")  # BABYBERT_RUNS_DIR: where session checkpoints are written
 
     @classmethod
-    def from_env(cls, env=os.environ) -> "Limits":
+    def from_env(cls, env=os.environ) -> Limits:
         def number(name, default):
             raw = env.get(name)
             if raw is None:
@@ -66,7 +66,6 @@ class Session:
     """One browser tab's world: its models and its training run."""
     trained: Checkpoint | None = None  # the model this session trained last
     pulled: Checkpoint | None = None  # the model this session pulled from the Hub
-    current: str = "default"  # which model the playground tabs use: default | trained | pulled
     stop: threading.Event = field(default_factory=threading.Event)
     training: bool = False
     last_used: float = field(default_factory=time.monotonic)
