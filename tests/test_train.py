@@ -54,7 +54,7 @@ def test_epochs_limit(documents):
 
 def test_time_budget_limit(documents):
     done = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=None, epochs=None, time_budget=1.0)))[-1]
-    assert done.reason == "time_budget" and done.step > 0 and done.elapsed < 10
+    assert done.reason == "time_budget" and done.step > 0
 
 
 def test_stop_request_still_evaluates_and_saves(tmp_path, documents):
