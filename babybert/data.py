@@ -119,6 +119,11 @@ def encode_corpus(docs: list[Document], tokenizer, max_len: int) -> EncodedCorpu
 
 # ----------------------------------------------------------------------------- next-sentence pairs
 
+def nsp_firsts(corpus: EncodedCorpus) -> torch.Tensor:
+    """Indices of the sentences that have a successor in their document: the possible A's."""
+    return torch.nonzero(corpus.doc[:-1] == corpus.doc[1:]).flatten()
+
+
 def draw_pairs(corpus: EncodedCorpus, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One epoch of NSP pairs: (a, b, label) sentence indices, label 0 = IsNext, 1 = NotNext, 50/50.
 
@@ -128,7 +133,7 @@ def draw_pairs(corpus: EncodedCorpus, generator: torch.Generator) -> tuple[torch
     """
     S = len(corpus)
     doc = corpus.doc
-    a = torch.nonzero(doc[:-1] == doc[1:]).flatten()
+    a = nsp_firsts(corpus)
     if a.numel() == 0:
         raise ValueError("next-sentence prediction needs documents of at least two sentences; add some, or train with tasks=mlm")
     if int(doc.max()) > 0:  # several documents: exclude A's own document
@@ -278,15 +283,14 @@ def epoch_batches(corpus: EncodedCorpus, tasks: tuple[str, ...], ids: SpecialIds
 
 
 def batches_per_epoch(corpus: EncodedCorpus, tasks: tuple[str, ...], batch_size: int) -> int:
-    n = int((corpus.doc[:-1] == corpus.doc[1:]).sum()) if "nsp" in tasks else len(corpus)
+    n = len(nsp_firsts(corpus)) if "nsp" in tasks else len(corpus)
     return max(1, -(-n // batch_size))
 
 
 def masking_walkthrough(tokenizer, sentence: str, mask_prob: float = 0.15, seed: int = 0) -> list[tuple[str, str, str]]:
     """What dynamic masking does to one sentence, piece by piece: (piece, what happened, shown).
     Uses the very function training uses, so the worked example is the real rule."""
-    docs = [[sentence]]
-    corpus = encode_corpus(docs, tokenizer, max_len=tokenizer.model_max_length if tokenizer.model_max_length < 10_000 else 128)
+    corpus = encode_corpus([[sentence]], tokenizer, max_len=min(tokenizer.model_max_length, 512))
     ids = SpecialIds.from_tokenizer(tokenizer)
     batch = build_inputs(corpus, torch.tensor([0]), None, ids, max_len=int(corpus.lengths[0]) + 2)
     masked = mask_tokens(batch, ids, mask_prob, torch.Generator().manual_seed(seed))

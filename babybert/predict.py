@@ -30,12 +30,14 @@ def _top_candidates(logits: torch.Tensor, tokenizer, top_k: int) -> list[list[Ca
             for ps, idx in zip(top.values, top.indices)]
 
 
-def _encode(tokenizer, max_len: int, a: str, b: str | None = None) -> dict:
+def _encode(model, tokenizer, a: str, b: str | None = None) -> dict:
+    """Tokenize for `model` (refusing text it cannot read) and put the model in eval mode."""
     enc = tokenizer(a, b, return_tensors="pt")
-    n = enc["input_ids"].size(1)
+    n, max_len = enc["input_ids"].size(1), model.config.max_position_embeddings
     if n > max_len:
         raise ValueError(f"the text is {n} tokens long but this model reads at most {max_len}; shorten it")
-    return enc
+    model.eval()
+    return {k: v.to(_device(model)) for k, v in enc.items()}
 
 
 @torch.no_grad()
@@ -51,11 +53,8 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[Candidat
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     text = MASK_PATTERN.sub(tokenizer.mask_token, text)
-    enc = _encode(tokenizer, model.config.max_position_embeddings, text)
-    mlm_mask = enc["input_ids"] == tokenizer.mask_token_id
-    model.eval()
-    enc = {k: v.to(_device(model)) for k, v in enc.items()}
-    logits = model(**enc, mlm_mask=mlm_mask.to(_device(model))).mlm_logits  # (n_masks, V)
+    enc = _encode(model, tokenizer, text)
+    logits = model(**enc, mlm_mask=enc["input_ids"] == tokenizer.mask_token_id).mlm_logits  # (n_masks, V)
     return _top_candidates(logits, tokenizer, top_k)
 
 
@@ -64,9 +63,7 @@ def next_sentence(model, tokenizer, sentence_a: str, sentence_b: str) -> float:
     """Probability that `sentence_b` really follows `sentence_a` (the NSP head's IsNext)."""
     if not sentence_a.strip() or not sentence_b.strip():
         raise ValueError("both sentences are needed: sentence A and the candidate next sentence B")
-    enc = _encode(tokenizer, model.config.max_position_embeddings, sentence_a.strip(), sentence_b.strip())
-    model.eval()
-    enc = {k: v.to(_device(model)) for k, v in enc.items()}
+    enc = _encode(model, tokenizer, sentence_a.strip(), sentence_b.strip())
     no_mlm = torch.zeros_like(enc["input_ids"], dtype=torch.bool)
     logits = model(**enc, mlm_mask=no_mlm).nsp_logits[0]
     return float(logits.float().softmax(-1)[0])
@@ -78,10 +75,8 @@ def attention(model, tokenizer, text: str, text_b: str | None = None) -> tuple[l
     if not text or not text.strip():
         raise ValueError("the text is empty; type a sentence to see where the model looks")
     text = MASK_PATTERN.sub(tokenizer.mask_token, text)
-    enc = _encode(tokenizer, model.config.max_position_embeddings, text, text_b)
-    model.eval()
+    enc = _encode(model, tokenizer, text, text_b)
     tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][0].tolist())
-    enc = {k: v.to(_device(model)) for k, v in enc.items()}
     out = model(**enc, output_attentions=True)
     return tokens, [a[0].float().cpu() for a in out.attentions]
 
