@@ -30,10 +30,11 @@ def train_tokenizer(sentences: Iterable[str], vocab_size: int = 4096, lowercase:
     sentences = list(sentences)
     normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=None if lowercase else False)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    chars = Counter()
-    for sentence in sentences:
-        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(sentence)):
-            chars.update(word)
+    # every non-space character of the normalized text ends up in some word (the pre-tokenizer
+    # only splits at spaces and around punctuation), so count them in one pass
+    chars = Counter(normalizer.normalize_str("\n".join(sentences)))
+    for c in [c for c in chars if c.isspace()]:
+        del chars[c]
     limit = max(16, min(1000, vocab_size // 4))
     alphabet = [c for c, _ in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
     trainer = trainers.WordPieceTrainer(
