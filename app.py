@@ -9,23 +9,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import queue
 import random
 import threading
 import time
 from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import gradio as gr
 
-from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
+from babybert import attention, fill_mask, load_checkpoint, next_sentence
 from babybert.data import masking_walkthrough, parse_corpus
 from babybert.plots import architecture_figure, attention_figure
-from babybert.checkpoint import Checkpoint
-from babybert.torch_thread import TorchThread
-from babybert.train import Done, Eval, Start
-from babybert.ui import (DEFAULT_CHECKPOINT, Limits, Sessions, TrainView, check_corpus, corpus_summary,
-                         example_corpora, make_configs, parse_probes, read_upload, run_probes, zip_checkpoint)
+from babybert.worker import WorkerPool
+from babybert.train import Progress
+from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, corpus_summary,
+                         example_corpora, make_configs, parse_probes, read_upload, zip_checkpoint)
 
 log = logging.getLogger("babybert.app")
 LIMITS = Limits.from_env()
@@ -38,12 +37,18 @@ FORMAT_HELP = ("**Format:** one sentence per line, a blank line between document
                "next sentence comes from the same document, a false one from another.")
 
 
-TORCH = TorchThread()  # every torch call of the app runs on this one thread (see babybert/torch_thread.py)
+WORKERS = WorkerPool(LIMITS.concurrent_trainings)  # training runs in warm worker processes (see babybert/worker.py)
+TORCH = ThreadPoolExecutor(1, thread_name_prefix="babybert-torch")  # predictions one at a time: OpenMP thread
+                                                                     # teams of parallel calls fight over the cores
+
+
+def on_torch(fn, *args):
+    return TORCH.submit(fn, *args).result()
 
 
 @lru_cache(maxsize=1)
 def default_model():
-    return TORCH.call(load_checkpoint, DEFAULT_CHECKPOINT)
+    return on_torch(load_checkpoint, DEFAULT_CHECKPOINT)
 
 
 def session_of(request: gr.Request):
@@ -86,7 +91,7 @@ def load_upload(path) -> str:
 
 def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
                 batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, request: gr.Request):
-    """Train on the torch thread and stream the view: at the first step, then about once a second."""
+    """Train in a worker process and stream the view as the events arrive."""
     session = session_of(request)
     with user_errors():
         docs = check_corpus(corpus, LIMITS)
@@ -97,66 +102,40 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
         probe_list = parse_probes(probes)
     if session.training:
         raise gr.Error("This session is already training; press Stop first.")
-    init = (session.trained or default_model()) if start_from == "continue" else None
+    init = (session.trained.path if session.trained else DEFAULT_CHECKPOINT) if start_from == "continue" else None
     out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
     session.stop = threading.Event()
     session.training = True
-
-    def job():  # runs on the torch thread
-        live = None
-        for event in train(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
-                           corpus_name="your corpus (BabyBERT app)"):
-            yield event
-            if isinstance(event, Start):
-                live = event
-            if isinstance(event, Eval) and probe_list and live is not None:  # training waits meanwhile
-                yield ("probes", run_probes(live.model, live.tokenizer, probe_list))
-
-    view = TrainView()
-    plots_dir = out_dir.parent / "live"
-    last = 0.0
+    view, last = TrainView(), 0.0
     try:
-        items = TORCH.start(job)
-        for kind, item in _drain(items):
-            if kind == "end":
-                break
-            if kind == "error":
-                if isinstance(item, ValueError):
-                    raise gr.Error(str(item))
-                log.error("training failed: %r", item)
-                raise gr.Error(f"Training failed: {item}")
-            if isinstance(item, tuple):
-                view.probe_rows = item[1]
-                continue
-            view.update(item)
-            if isinstance(item, Done):
-                _finish(session, item)
-            elif len(view.history) == 1 or time.monotonic() - last >= 0.9:
-                last = time.monotonic()
-                yield _train_outputs(view, plots_dir)
+        with WORKERS.worker() as worker:
+            for events in worker.train(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
+                                       corpus_name="your corpus (BabyBERT app)", probes=probe_list):
+                for event in events:
+                    view.update(event)
+                if view.done:
+                    session.trained = on_torch(load_checkpoint, view.done.checkpoint)
+                elif time.monotonic() - last >= 0.7 or _refresh_now(events, config.eval_every):
+                    last = time.monotonic()
+                    yield _train_outputs(view, out_dir.parent / "live")
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+    except RuntimeError as e:
+        log.error("training failed: %s", e)
+        raise gr.Error(f"Training failed: {e}") from None
     finally:
         session.training = False
     done = view.done
-    yield _train_outputs(view, plots_dir, download=zip_checkpoint(done.checkpoint) if done and done.checkpoint else None)
+    yield _train_outputs(view, out_dir.parent / "live",
+                         download=zip_checkpoint(done.checkpoint) if done and done.checkpoint else None)
 
 
-def _drain(items: queue.Queue, every: float = 0.2):
-    """Take events in batches a few times a second: waking up for each of ~40 events a second
-    makes the training thread wait for the GIL, which cost 30-40% of its speed."""
-    while True:
-        time.sleep(every)
-        while True:
-            try:
-                kind, item = items.get_nowait()
-            except queue.Empty:
-                break
-            yield kind, item
-            if kind in ("end", "error"):
-                return
-
-
-def _finish(session, done: Done) -> None:
-    session.trained = Checkpoint(done.model, done.tokenizer, done.info, done.checkpoint)
+def _refresh_now(events, eval_every: int) -> bool:
+    """Start, the first step, an evaluation's results, and the last step before an evaluation
+    (which takes a few tenths of a second) are shown at once; other steps about once a second."""
+    last = events[-1]
+    return (any(not isinstance(e, Progress) or e.step == 1 for e in events)
+            or (isinstance(last, Progress) and eval_every and last.step % eval_every == 0))
 
 
 def _train_outputs(view: TrainView, plots_dir, download=None):
@@ -184,10 +163,10 @@ def fill_mask_ui(text, top_k, which, compare, which_b, request: gr.Request):
     with user_errors():
         session = session_of(request)
         first = model_for(session, which)
-        results = {which: TORCH.call(fill_mask, first.model, first.tokenizer, text, int(top_k))}
+        results = {which: on_torch(fill_mask, first.model, first.tokenizer, text, int(top_k))}
         if compare:
             second = model_for(session, which_b)
-            results[which_b + " (B)" if which_b == which else which_b] = TORCH.call(fill_mask, second.model, second.tokenizer, text, int(top_k))
+            results[which_b + " (B)" if which_b == which else which_b] = on_torch(fill_mask, second.model, second.tokenizer, text, int(top_k))
         labels = [{c.token: c.score for c in mask} for mask in next(iter(results.values()))]
         table = [[name, i + 1, ", ".join(f"{c.token} ({c.score:.1%})" for c in mask)]
                  for name, masks in results.items() for i, mask in enumerate(masks)]
@@ -216,7 +195,7 @@ def insert_mask(text: str) -> str:
 def next_sentence_ui(a, b, which, request: gr.Request):
     with user_errors():
         ckpt = model_for(session_of(request), which)
-        p = TORCH.call(next_sentence, ckpt.model, ckpt.tokenizer, a, b)
+        p = on_torch(next_sentence, ckpt.model, ckpt.tokenizer, a, b)
         return {"IsNext: B follows A": p, "NotNext: B is unrelated": 1 - p}
 
 
@@ -236,7 +215,7 @@ def describe_model(which, request: gr.Request):
         ckpt = model_for(session_of(request), which)
         counts = ckpt.model.parameter_counts()
         rows = [[part, f"{n:,}"] for part, n in counts.items()] + [["total", f"{sum(counts.values()):,}"]]
-        walk = TORCH.call(worked_masking_example, ckpt.tokenizer)
+        walk = on_torch(worked_masking_example, ckpt.tokenizer)
         walkthrough = "| piece | what masking did | the model sees |\n|---|---|---|\n" + "\n".join(
             f"| `{p}` | {what} | `{shown}` |" for p, what, shown in walk)
         cfg = ckpt.model.config
@@ -247,7 +226,7 @@ def describe_model(which, request: gr.Request):
 def attention_ui(text, layer, head, which, request: gr.Request):
     with user_errors():
         ckpt = model_for(session_of(request), which)
-        tokens, maps = TORCH.call(attention, ckpt.model, ckpt.tokenizer, text)
+        tokens, maps = on_torch(attention, ckpt.model, ckpt.tokenizer, text)
         layer = min(int(layer), len(maps)) - 1
         head = min(int(head), maps[0].shape[0]) - 1
         return attention_figure(tokens, maps[layer][head].numpy(), layer, head)
@@ -282,6 +261,7 @@ sentence; `[MASK]` marks a hidden piece; `[PAD]` fills short rows of a batch and
 
 
 def build_demo() -> gr.Blocks:
+    D = DEFAULT_SETTINGS
     with gr.Blocks(title="BabyBERT") as demo:
         gr.Markdown("# BabyBERT\nPretrain a tiny BERT from scratch on your own text, watch it learn, then play with it.")
         with gr.Tab("Train"):
@@ -293,24 +273,24 @@ def build_demo() -> gr.Blocks:
                     stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)))
                     upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=90)
                 with gr.Column(scale=2):
-                    tasks = gr.CheckboxGroup(["MLM", "NSP"], value=["MLM", "NSP"], label="Tasks")
+                    tasks = gr.CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
                     start_from = gr.Radio([("from scratch", "scratch"), ("continue from the current model", "continue")],
                                           value="scratch", label="Start")
-                    time_budget = gr.Slider(2, LIMITS.max_train_seconds, value=min(60, LIMITS.max_train_seconds), step=1,
+                    time_budget = gr.Slider(2, LIMITS.max_train_seconds, value=min(D["time_budget"], LIMITS.max_train_seconds), step=1,
                                             label="Time budget (seconds)")
                     with gr.Accordion("Model size", open=False):
-                        vocab_size = gr.Slider(64, 8192, value=4096, step=64, label="Vocabulary size")
-                        hidden_size = gr.Slider(16, 512, value=128, step=16, label="Hidden size")
-                        num_layers = gr.Slider(1, 8, value=2, step=1, label="Layers")
-                        num_heads = gr.Slider(1, 8, value=2, step=1, label="Attention heads (must divide the hidden size)")
-                        intermediate_size = gr.Slider(32, 2048, value=512, step=32, label="Feed-forward size")
-                        max_seq_len = gr.Slider(16, 512, value=128, step=16, label="Max sequence length")
+                        vocab_size = gr.Slider(64, 8192, value=D["vocab_size"], step=64, label="Vocabulary size")
+                        hidden_size = gr.Slider(16, 512, value=D["hidden_size"], step=16, label="Hidden size")
+                        num_layers = gr.Slider(1, 8, value=D["num_layers"], step=1, label="Layers")
+                        num_heads = gr.Slider(1, 8, value=D["num_heads"], step=1, label="Attention heads (must divide the hidden size)")
+                        intermediate_size = gr.Slider(32, 2048, value=D["intermediate_size"], step=32, label="Feed-forward size")
+                        max_seq_len = gr.Slider(16, 512, value=D["max_seq_len"], step=16, label="Max sequence length")
                     with gr.Accordion("Training", open=False):
-                        batch_size = gr.Slider(4, 128, value=32, step=4, label="Batch size")
-                        epochs = gr.Number(30, label="Epochs (the time budget usually ends training first)", minimum=0)
-                        lr = gr.Number(2e-3, label="Peak learning rate")
-                        mask_prob = gr.Slider(0.05, 0.5, value=0.15, step=0.01, label="Mask probability")
-                        seed = gr.Number(0, label="Seed", precision=0)
+                        batch_size = gr.Slider(4, 128, value=D["batch_size"], step=4, label="Batch size")
+                        epochs = gr.Number(D["epochs"], label="Epochs (the time budget usually ends training first)", minimum=0)
+                        lr = gr.Number(D["lr"], label="Peak learning rate")
+                        mask_prob = gr.Slider(0.05, 0.5, value=D["mask_prob"], step=0.01, label="Mask probability")
+                        seed = gr.Number(D["seed"], label="Seed", precision=0)
                     probes = gr.Textbox(lines=3, label="Probe sentences (optional), refreshed at every evaluation",
                                         placeholder="the capital of france is [MASK].\nthe cow says moo. ||| the cow eats grass.")
                     gr.Markdown(LIMITS.describe(), elem_classes="small")
@@ -425,10 +405,13 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(),
                 css=".small {font-size: 0.85em; opacity: 0.8}", prevent_thread_lock=True)
+    WORKERS.start()  # warm up the training process now, not at the first Start
     try:
-        TORCH.run_forever()  # torch work on the main thread, where it runs fastest; Gradio serves on its threads
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         demo.close()
+        WORKERS.close()
 
 
 if __name__ == "__main__":

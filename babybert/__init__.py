@@ -8,10 +8,10 @@ from .data import parse_corpus, read_corpus, split_corpus  # noqa: E402
 from .evaluate import Metrics, evaluate  # noqa: E402
 from .model import BabyBert  # noqa: E402
 from .predict import Candidate, attention, fill_mask, next_sentence  # noqa: E402
-from .train import Done, Eval, Progress, Sample, Start, train  # noqa: E402
+from .train import Done, Eval, Probes, Progress, Sample, Start, train  # noqa: E402
 
 __all__ = [
     "ModelConfig", "TrainConfig", "BabyBert", "Checkpoint", "load_checkpoint", "save_checkpoint",
     "parse_corpus", "read_corpus", "split_corpus", "Metrics", "evaluate", "Candidate", "attention",
-    "fill_mask", "next_sentence", "train", "Start", "Progress", "Eval", "Sample", "Done",
+    "fill_mask", "next_sentence", "train", "Start", "Progress", "Eval", "Sample", "Probes", "Done",
 ]

@@ -85,9 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--lr", type=probability, default=1e-3, help="peak learning rate (default 1e-3)")
     opt.add_argument("--mask-prob", type=probability, default=0.15, help="share of tokens masked (default 0.15)")
     opt.add_argument("--eval-every", type=int, default=200, help="steps between held-out evaluations (default 200, 0 = only at the end)")
+    opt.add_argument("--eval-sentences", type=positive_int, default=2000,
+                     help="held-out sentences scored by each evaluation (default 2000)")
     opt.add_argument("--seed", type=int, default=0, help="default 0; same corpus + settings + seed = same run")
     opt.add_argument("--init", type=Path, help="continue pretraining from this checkpoint (its tokenizer and shape are kept)")
     opt.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default auto (CUDA if available)")
+    t.add_argument("--probe", action="append", default=[], metavar="TEXT",
+                   help="a sentence with [MASK], or 'A ||| B', answered at every evaluation (repeatable)")
     t.add_argument("--json", action="store_true", help="print events as JSON lines instead of a progress bar")
 
     f = sub.add_parser("fill-mask", help="guess the [MASK]ed words of a sentence")
@@ -112,9 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score the first N sentences of the split (default 2000, as training does)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
-    b = sub.add_parser("bench", help="training throughput: BabyBERT vs the plain transformers recipe, side by side")
-    b.add_argument("--steps", type=positive_int, default=30, help="timed steps per round (default 30)")
-    b.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default 3)")
+    b = sub.add_parser("bench", help="speed targets: BabyBERT vs the transformers recipe; the app's live training vs the CLI")
+    b.add_argument("--only", choices=["throughput", "app"],
+                   help="run one part: throughput (vs transformers, ~1 min) or app (live streaming vs the CLI, ~3 min)")
+    b.add_argument("--steps", type=positive_int, default=30, help="throughput: timed steps per round (default 30)")
+    b.add_argument("--rounds", type=positive_int, default=3, help="throughput: alternating rounds (default 3)")
+    b.add_argument("--app-budget", type=positive_float, default=20, help="app: seconds of training per round (default 20)")
+    b.add_argument("--app-rounds", type=positive_int, default=2, help="app: alternating rounds (default 2)")
     b.add_argument("--corpus", type=Path, help="corpus (default: examples/world_facts.txt)")
     b.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
@@ -127,9 +135,11 @@ def cmd_train(args) -> int:
 
     from .config import ModelConfig, TrainConfig
     from .data import read_corpus
-    from .train import Done, Eval, Progress, Sample, Start, train
+    from .predict import parse_probes
+    from .train import Done, Eval, Probes, Progress, Sample, Start, train
 
     docs = read_corpus(args.corpus)
+    probes = parse_probes("\n".join(args.probe))
     model_config = ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
                                num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
                                max_position_embeddings=args.max_seq_len)
@@ -137,6 +147,7 @@ def cmd_train(args) -> int:
     config = TrainConfig(tasks=args.tasks, epochs=10 if no_limit else args.epochs, max_steps=args.max_steps,
                          time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr,
                          mask_prob=args.mask_prob, vocab_size=args.vocab_size, eval_every=max(0, args.eval_every),
+                         eval_sentences=args.eval_sentences,
                          seed=args.seed, device=args.device)
     config.validate()
     model_config.validate()
@@ -152,7 +163,7 @@ def cmd_train(args) -> int:
     bar = None
     try:
         for event in train(docs, model_config, config, out_dir=args.out, init=args.init, stop=stop,
-                           corpus_name=args.corpus.name, command=command):
+                           corpus_name=args.corpus.name, command=command, probes=probes):
             if args.json:
                 print(json.dumps(event_to_json(event)), flush=True)
             elif isinstance(event, Start):
@@ -165,6 +176,9 @@ def cmd_train(args) -> int:
                 bar.write(f"step {event.step:>6} | held-out {describe_metrics(event.metrics)}", file=sys.stderr)
             elif isinstance(event, Sample):
                 bar.write("             " + describe_example(event.example), file=sys.stderr)
+            elif isinstance(event, Probes):
+                for probe, answer in event.rows:
+                    bar.write(f"             probe: {probe} -> {answer}", file=sys.stderr)
             elif isinstance(event, Done):
                 bar.close()
                 print(describe_done(event, args.out), file=sys.stderr)
@@ -229,9 +243,21 @@ def cmd_eval(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import print_report, run_bench
+    from .bench_app import APP, print_app_report, run_app_bench
 
-    report = run_bench(corpus=args.corpus, steps=args.steps, rounds=args.rounds)
-    print(json.dumps(report, indent=2) if args.json else print_report(report))
+    reports = {}
+    if args.only in (None, "throughput"):
+        reports["throughput"] = report = run_bench(corpus=args.corpus, steps=args.steps, rounds=args.rounds)
+        if not args.json:
+            print(print_report(report), flush=True)
+    if args.only == "app" or (args.only is None and APP.is_file()):  # the app ships with the source, not the package
+        if not APP.is_file():
+            raise ValueError(f"the app benchmark needs the source checkout: {APP} is missing")
+        reports["app"] = report = run_app_bench(args.app_budget, args.app_rounds, args.corpus)
+        if not args.json:
+            print(print_app_report(report))
+    if args.json:
+        print(json.dumps(reports, indent=2))
     return 0
 
 

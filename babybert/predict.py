@@ -113,3 +113,38 @@ def masked_example(model, tokenizer, sentence: str, generator: torch.Generator, 
     with torch.no_grad():
         logits = model(input_ids, mlm_mask=mlm_mask).mlm_logits
     return MaskedExample(text, truth, _top_candidates(logits, tokenizer, top_k))
+
+
+def parse_probes(text: str) -> list[tuple[str, str | None]]:
+    """One probe per line: a sentence with [MASK] (fill-mask) or 'A ||| B' (next sentence)."""
+    probes = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if "|||" in line:
+            a, b = (part.strip() for part in line.split("|||", 1))
+            if not a or not b:
+                raise ValueError(f"probe {line!r}: write sentence A ||| sentence B")
+            probes.append((a, b))
+        elif MASK_PATTERN.search(line):
+            probes.append((line, None))
+        else:
+            raise ValueError(f"probe {line!r} has no [MASK] and no '|||': a probe is a sentence with [MASK], "
+                             "or 'sentence A ||| sentence B'")
+    return probes
+
+
+def run_probes(model, tokenizer, probes: list[tuple[str, str | None]]) -> list[list[str]]:
+    """[probe, answer] rows: the top 3 guesses per [MASK], or the IsNext probability."""
+    rows = []
+    for a, b in probes:
+        try:
+            if b is None:
+                guesses = fill_mask(model, tokenizer, a, top_k=3)
+                rows.append([a, " | ".join(", ".join(f"{c.token} {c.score:.0%}" for c in mask) for mask in guesses)])
+            else:
+                rows.append([f"{a} ||| {b}", f"IsNext {next_sentence(model, tokenizer, a, b):.0%}"])
+        except ValueError as e:
+            rows.append([a if b is None else f"{a} ||| {b}", f"({e})"])
+    return rows

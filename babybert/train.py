@@ -30,7 +30,7 @@ from .data import (CorpusStats, Document, SpecialIds, batches_per_epoch, corpus_
 from .evaluate import Metrics, evaluate
 from .model import BabyBert
 from .plots import thin
-from .predict import MaskedExample, masked_example
+from .predict import MaskedExample, masked_example, run_probes
 from .tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,12 @@ class Sample:
 
 
 @dataclass
+class Probes:
+    step: int
+    rows: list[list[str]]  # [probe, the model's answer now], see predict.run_probes
+
+
+@dataclass
 class Done:
     step: int
     metrics: Metrics
@@ -88,7 +94,7 @@ class Done:
     info: dict = field(repr=False, default_factory=dict)  # what babybert.json holds
 
 
-Event = Start | Progress | Eval | Sample | Done
+Event = Start | Progress | Eval | Sample | Probes | Done
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -132,11 +138,13 @@ def pretraining_loss(model: BabyBert, batch, tasks) -> tuple[torch.Tensor, float
 
 def train(documents: list[Document], model_config: ModelConfig | None = None, config: TrainConfig | None = None,
           out_dir: str | Path | None = None, init: str | Path | Checkpoint | None = None,
-          stop: threading.Event | None = None, corpus_name: str = "corpus", command: str | None = None) -> Iterator[Event]:
+          stop: threading.Event | None = None, corpus_name: str = "corpus", command: str | None = None,
+          probes: list[tuple[str, str | None]] = ()) -> Iterator[Event]:
     """Pretrain a BERT on `documents` (lists of sentences), yielding events as it goes.
 
     With `init` (a checkpoint path or a loaded Checkpoint) training continues from that model and
     its tokenizer, and `model_config` is ignored. With `out_dir` the result is saved there.
+    `probes` (see predict.parse_probes) are answered at every evaluation, to watch them learned.
     """
     model_config = ModelConfig(**vars(model_config)) if model_config else ModelConfig()
     config = config or TrainConfig()
@@ -190,6 +198,8 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         if "mlm" in config.tasks:
             sentence = held_out_sentences[len(eval_history) % len(held_out_sentences)]
             yield Sample(step, masked_example(model, tokenizer, sentence, sample_generator, config.mask_prob))
+        if probes:
+            yield Probes(step, run_probes(model, tokenizer, probes))
         model.train()
 
     while reason is None:
@@ -237,6 +247,7 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         "steps": step,
         "epochs": round(step / steps_per_epoch, 3),
         "train_seconds": round(elapsed, 1),
+        "tokens": tokens,
         "tokens_per_sec": round(tokens / max(train_time, 1e-9)),
         "device": str(device),
         "stop_reason": reason,

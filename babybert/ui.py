@@ -15,9 +15,9 @@ from pathlib import Path
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import decode_text, parse_corpus
-from .plots import loss_figure
-from .predict import MASK_PATTERN, fill_mask, next_sentence
-from .train import Done, Eval, Progress, Sample, Start
+from .plots import LossPlot
+from .predict import parse_probes  # noqa: F401  (the app parses the probe box with it)
+from .train import Done, Eval, Probes, Progress, Sample, Start
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "babybert-default"
@@ -57,6 +57,12 @@ class Limits:
         return (f"Limits on this server: corpus up to {self.max_corpus_chars:,} characters, models up to "
                 f"{self.max_parameters:,} parameters, training up to {self.max_train_seconds} s, "
                 f"{self.concurrent_trainings} training(s) at a time (others wait in a queue).")
+
+
+# what the Train tab's controls start at: a useful model in about a minute on 2 CPU cores
+DEFAULT_SETTINGS = dict(tasks=["MLM", "NSP"], vocab_size=4096, hidden_size=128, num_layers=2, num_heads=2,
+                        intermediate_size=512, max_seq_len=128, batch_size=32, epochs=30, lr=2e-3, mask_prob=0.15,
+                        time_budget=60, seed=0)
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -163,41 +169,6 @@ def estimate_parameters(c: ModelConfig) -> int:
     return embeddings + c.num_hidden_layers * layer + heads
 
 
-# ----------------------------------------------------------------------------- probes
-
-def parse_probes(text: str) -> list[tuple[str, str | None]]:
-    """One probe per line: a sentence with [MASK] (fill-mask) or 'A ||| B' (next sentence)."""
-    probes = []
-    for line in (text or "").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if "|||" in line:
-            a, b = (part.strip() for part in line.split("|||", 1))
-            if not a or not b:
-                raise ValueError(f"probe {line!r}: write sentence A ||| sentence B")
-            probes.append((a, b))
-        elif MASK_PATTERN.search(line):
-            probes.append((line, None))
-        else:
-            raise ValueError(f"probe {line!r} has no [MASK] and no '|||': see the examples under the box")
-    return probes
-
-
-def run_probes(model, tokenizer, probes) -> list[list[str]]:
-    rows = []
-    for a, b in probes:
-        try:
-            if b is None:
-                guesses = fill_mask(model, tokenizer, a, top_k=3)
-                rows.append([a, " | ".join(", ".join(f"{c.token} {c.score:.0%}" for c in mask) for mask in guesses)])
-            else:
-                rows.append([f"{a} ||| {b}", f"IsNext {next_sentence(model, tokenizer, a, b):.0%}"])
-        except ValueError as e:
-            rows.append([a if b is None else f"{a} ||| {b}", f"({e})"])
-    return rows
-
-
 # ----------------------------------------------------------------------------- the live view
 
 @dataclass
@@ -210,6 +181,7 @@ class TrainView:
     status: str = "preparing: tokenizer and data…"
     start: Start | None = None
     done: Done | None = None
+    plot: LossPlot = field(default_factory=lambda: LossPlot("Pretraining loss (live)", dpi=80), repr=False)
 
     def update(self, event) -> None:
         if isinstance(event, Start):
@@ -230,20 +202,21 @@ class TrainView:
             verdict = f"{ex.correct}/{len(ex.truth)} right"
             self.samples.insert(0, [str(event.step), ex.text, " ".join(ex.truth), guesses, verdict])
             del self.samples[8:]
+        elif isinstance(event, Probes):
+            self.probe_rows = event.rows
         elif isinstance(event, Done):
             self.done = event
             reasons = {"epochs": "all epochs done", "max_steps": "step limit reached", "time_budget": "time budget used",
                        "stopped": "stopped"}
-            self.status = f"finished after {event.step:,} steps in {event.elapsed:.0f} s ({reasons[event.reason]})"
-
-    def figure(self):
-        return loss_figure(self.history, self.eval_history, title="Pretraining loss (live)", max_points=300, dpi=80)
+            speed = f", {event.info['tokens_per_sec']:,} tokens/s" if "tokens_per_sec" in event.info else ""
+            self.status = f"finished after {event.step:,} steps in {event.elapsed:.0f} s ({reasons[event.reason]}){speed}"
 
     def png(self, directory: Path) -> str:
-        """The live plot as a PNG file: rendered once here, served as is (cheaper than gr.Plot)."""
+        """The live plot as a new PNG file (a new name, so the browser fetches it), old ones removed."""
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"loss-{len(self.history)}.png"
-        self.figure().savefig(path)
+        self.plot.update(self.history, self.eval_history, max_points=300, live=True)
+        self.plot.png(path)
         for old in directory.glob("loss-*.png"):
             if old != path:
                 old.unlink(missing_ok=True)

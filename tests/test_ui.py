@@ -1,14 +1,16 @@
 """The app's helpers in babybert/ui.py: statistics, settings, probes, sessions, event -> view."""
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from babybert import BabyBert, Done, Eval, ModelConfig, Progress, Sample, Start
 from babybert.data import CorpusStats
+from babybert.plots import LossPlot
 from babybert.predict import Candidate, MaskedExample
-from babybert.ui import Limits, Sessions, TrainView, corpus_summary, estimate_parameters, make_configs, parse_probes
+from babybert.ui import DEFAULT_SETTINGS, Limits, Sessions, TrainView, corpus_summary, estimate_parameters, make_configs, parse_probes
 
-SLIDERS = dict(tasks=["MLM", "NSP"], vocab_size=4096, hidden_size=128, num_layers=2, num_heads=2, intermediate_size=512,
-               max_seq_len=128, batch_size=32, epochs=30, lr=2e-3, mask_prob=0.15, time_budget=60, seed=0)
+SLIDERS = DEFAULT_SETTINGS
 
 
 def test_corpus_summary_counts_documents_and_sentences():
@@ -69,7 +71,7 @@ def test_sessions_are_separate_and_idle_ones_expire():
     assert sessions.get("a") is not a  # expired (ttl 0) and made anew
 
 
-def test_train_view_maps_events(trained):
+def test_train_view_maps_events(trained, tmp_path):
     """Feed the events of a real (tiny) run through the view, as the Train tab does."""
     view = TrainView()
     info = trained.info
@@ -89,5 +91,28 @@ def test_train_view_maps_events(trained):
     view.update(Done(300, trained.metrics, "stopped", 12.0, None, trained.model, trained.tokenizer))
     assert "finished after 300 steps" in view.status and "(stopped)" in view.status
     assert view.metrics_markdown().startswith("**Final held-out metrics**")
-    figure = view.figure()
-    assert len(figure.axes) == 2  # loss axis + held-out accuracy axis
+    first = Image.open(view.png(tmp_path))
+    assert first.size == (640, 336)
+    assert sorted(view.plot.lines) == ["loss", "loss raw", "mlm_accuracy", "mlm_loss", "mlm_loss raw", "nsp_accuracy",
+                                       "nsp_loss", "nsp_loss raw"]
+
+
+def test_live_plot_redraws_only_the_curves_until_the_axes_must_change(tmp_path):
+    """The cheap refresh must give the very picture a full redraw gives."""
+    rows = [{"step": i, "loss": 5 / i ** 0.5, "mlm_loss": 4 / i ** 0.5, "nsp_loss": 1.0} for i in range(1, 91)]
+    evals = [{"step": 50, "mlm_accuracy": 0.4, "nsp_accuracy": None}]
+    plot = LossPlot(dpi=50)
+    plot.update([], live=True)
+    plot.png(tmp_path / "empty.png")  # before the first step: axes only
+    plot.update(rows[:60], evals, live=True)
+    plot.png(tmp_path / "a.png")
+    layout = plot._layout
+    plot.update(rows, evals + [{"step": 80, "mlm_accuracy": 0.6, "nsp_accuracy": None}], live=True)
+    plot.png(tmp_path / "cheap.png")  # same curves, x still inside 0..100: only the curves are redrawn
+    assert plot._layout == layout and plot.ax.get_xlim() == (0, 100)
+    plot._layout = None  # force the full redraw
+    plot.png(tmp_path / "full.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "cheap.png")), np.asarray(Image.open(tmp_path / "full.png")))
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "cheap.png")))
+    plot.update(rows + [{"step": 150, "loss": 0.1, "mlm_loss": 0.1, "nsp_loss": 0.1}], live=True)
+    assert plot.ax.get_xlim() == (0, 200)  # the x range doubles when the run outgrows it

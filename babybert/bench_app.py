@@ -1,0 +1,136 @@
+"""What watching costs: the app's live training against the CLI's, same corpus, same settings.
+
+Starts `app.py` (from the source checkout) on a free local port, then alternates rounds of
+`python -m babybert train` and the app's `/train` (driven through gradio_client, as a browser
+would be) with the Train tab's default settings and the same time budget. Training speed is
+real tokens per second of wall-clock training time, evaluations included (the same schedule in
+both). Also measured on the app: time from Start to the first plot, the gap between plot
+updates, and time from Stop to the final metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .config import ModelConfig, TrainConfig
+from .ui import DEFAULT_SETTINGS, EXAMPLES_DIR, Limits, make_configs
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+TARGETS = {"streaming_cost": 0.10, "first_plot_s": 3.0, "plot_gap_s": 1.0, "stop_s": 2.0}
+
+
+def cli_arguments(model_config: ModelConfig, config: TrainConfig) -> list[str]:
+    """The CLI flags that give `train()` exactly the configs the app builds from its controls."""
+    return ["--tasks", ",".join(config.tasks), "--vocab-size", str(config.vocab_size),
+            "--hidden-size", str(model_config.hidden_size), "--num-layers", str(model_config.num_hidden_layers),
+            "--num-heads", str(model_config.num_attention_heads),
+            "--intermediate-size", str(model_config.intermediate_size),
+            "--max-seq-len", str(model_config.max_position_embeddings), "--batch-size", str(config.batch_size),
+            "--epochs", str(config.epochs), "--time-budget", str(config.time_budget), "--lr", str(config.lr),
+            "--mask-prob", str(config.mask_prob), "--eval-every", str(config.eval_every),
+            "--eval-sentences", str(config.eval_sentences), "--seed", str(config.seed)]
+
+
+def _speed(info_path: Path) -> float:
+    info = json.loads(info_path.read_text())
+    return info["tokens"] / info["train_seconds"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_app(runs_dir: Path):
+    from gradio_client import Client
+
+    port = _free_port()
+    env = {**os.environ, "BABYBERT_RUNS_DIR": str(runs_dir)}
+    process = subprocess.Popen([sys.executable, str(APP), "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return process, Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+        except Exception:  # not listening yet
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the app did not start (exit code {process.poll()}); try `python {APP}`") from None
+            time.sleep(0.5)
+
+
+def _app_round(client, settings: dict, corpus: str, stop_after: float | None = None) -> dict:
+    """One /train call; the time of each streamed update that carries a plot."""
+    args = dict(settings, corpus=corpus, start_from="scratch", probes="")
+    t0 = time.perf_counter()
+    job = client.submit(**args, api_name="/train")
+    times, stop_asked = [], None
+    for update in job:
+        if update[1]:  # the plot
+            times.append(time.perf_counter() - t0)
+        if stop_after and stop_asked is None and times and times[-1] >= stop_after:
+            stop_asked = time.perf_counter() - t0
+            client.predict(api_name="/stop")
+    end = time.perf_counter() - t0
+    gaps = [b - a for a, b in zip(times[:-1], times[1:-1])]  # the last update waits for the final evaluation
+    return {"first_plot_s": times[0] if times else None, "plot_gap_s": max(gaps) if gaps else None,
+            "stop_s": end - stop_asked if stop_asked is not None else None, "updates": len(times)}
+
+
+def run_app_bench(budget: float = 20, rounds: int = 2, corpus: str | Path | None = None) -> dict:
+    path = Path(corpus) if corpus else EXAMPLES_DIR / "world_facts.txt"
+    text = path.read_text(encoding="utf-8")
+    settings = dict(DEFAULT_SETTINGS, time_budget=budget)
+    model_config, config = make_configs(Limits(), **settings)
+    cli, app, latency = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        process, client = _start_app(tmp / "runs")
+        try:
+            _app_round(client, dict(settings, time_budget=2), text)  # warm-up: the worker process starts
+            for r in range(rounds):
+                out = tmp / f"cli-{r}"
+                subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(path), "--out", str(out),
+                                *cli_arguments(model_config, config)], check=True, capture_output=True)
+                cli.append(_speed(out / "babybert.json"))
+                latency.append(_app_round(client, settings, text))
+                app.append(_speed(next((tmp / "runs").glob("*/babybert-session/babybert.json"))))
+            stop = _app_round(client, dict(settings, time_budget=60), text, stop_after=5)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    cli_speed, app_speed = statistics.median(cli), statistics.median(app)
+    result = {
+        "corpus": path.name, "budget_s": budget, "rounds": rounds,
+        "cli_tokens_per_sec": round(cli_speed), "app_tokens_per_sec": round(app_speed),
+        "streaming_cost": round(1 - app_speed / cli_speed, 3),
+        "first_plot_s": round(max(r["first_plot_s"] for r in latency), 2),
+        "plot_gap_s": round(max(r["plot_gap_s"] for r in latency), 2),
+        "stop_s": round(stop["stop_s"], 2),
+        "targets": TARGETS,
+    }
+    result["meets_targets"] = all(result[k] <= v for k, v in TARGETS.items())
+    return result
+
+
+def print_app_report(r: dict) -> str:
+    names = {"streaming_cost": "cost of streaming", "first_plot_s": "Start -> first plot",
+             "plot_gap_s": "longest gap between plots", "stop_s": "Stop -> final metrics"}
+    lines = [f"live training in the app vs the CLI on {r['corpus']} ({r['rounds']} rounds of {r['budget_s']:.0f} s, "
+             f"the Train tab's default settings):",
+             f"  CLI {r['cli_tokens_per_sec']:>9,} tokens/s",
+             f"  app {r['app_tokens_per_sec']:>9,} tokens/s"]
+    for key, target in r["targets"].items():
+        value = f"{r[key]:.1%}" if key == "streaming_cost" else f"{r[key]:.2f} s"
+        limit = f"{target:.0%}" if key == "streaming_cost" else f"{target:.0f} s"
+        lines.append(f"  {names[key]:<26} {value:>8}   target < {limit}: {'ok' if r[key] <= target else 'MISSED'}")
+    return "\n".join(lines)

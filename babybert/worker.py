@@ -1,0 +1,246 @@
+"""Training in a separate, warm process, for servers such as the Gradio app.
+
+Why a process: inside a web server's process, training shares the interpreter lock with the
+server's threads and the CPU cores with their OpenMP thread teams. Measured on 2 cores, an idle
+Gradio server in the same process cost training 13-20% of its speed, and streaming events to it
+another 10-15%. Why warm: starting Python and importing torch takes ~5 s, longer than the first
+point of a live plot may take to appear.
+
+    worker = Worker()                            # starts a Python process that waits for work
+    for events in worker.train(docs, model_config, config, out_dir="ckpt", stop=stop_event):
+        ...                                      # lists of babybert.train.train's events
+    stop_event.set()                             # from any thread: stops, evaluates and saves
+
+Events arrive in order, in lists: Progress events are gathered for a quarter of a second, so
+that the server is woken up rarely; Start, the first step and the step before an evaluation go
+at once, an evaluation's results together. `Start` and `Done` carry no live model or tokenizer (they stay in the
+worker): load `Done.checkpoint` to use the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from multiprocessing.connection import Connection, Listener
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SEND_EVERY = 0.25  # seconds between batches of Progress events
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class Worker:
+    """One warm training process, running one training at a time."""
+
+    def __init__(self):
+        authkey = secrets.token_bytes(32)
+        with Listener(authkey=authkey) as listener:
+            package_root = str(Path(__file__).resolve().parent.parent)
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+            self.process = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, str(listener.address)],
+                                            stdin=subprocess.PIPE, env=env)
+            self.process.stdin.write(authkey.hex().encode() + b"\n")  # a secret never put on a command line
+            self.process.stdin.close()
+            self.conn: Connection = listener.accept()  # within ~0.1 s: the child connects before importing torch
+        self._busy = threading.Lock()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def train(self, documents, model_config, config, *, out_dir, init=None, stop: threading.Event | None = None,
+              corpus_name: str = "corpus", probes=(), poll: float = 0.1) -> Iterator:
+        """`babybert.train.train` in the worker, its events yielded here in lists. `init` is a
+        checkpoint path. Closing the iterator early stops the training and frees the worker."""
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("this worker is already training")
+        stop = stop or threading.Event()
+        ended, stop_sent = False, False
+        try:
+            job = {"documents": documents, "model_config": model_config, "config": config, "out_dir": str(out_dir),
+                   "init": str(init) if init else None, "corpus_name": corpus_name, "probes": list(probes)}
+            self.conn.send(("train", job))
+            while True:
+                if stop.is_set() and not stop_sent:
+                    self.conn.send(("stop", None))
+                    stop_sent = True
+                if not self._wait(poll):
+                    continue
+                kind, payload = self._recv()
+                if kind == "events":
+                    yield payload
+                elif kind == "error":
+                    ended = True
+                    error_type, message = payload
+                    raise (ValueError if error_type == "ValueError" else RuntimeError)(message)
+                elif kind == "end":
+                    ended = True
+                    return
+        finally:
+            if not ended and self.alive():  # abandoned mid-run: stop it and wait for the worker to be free
+                self._finish_abandoned(stop_sent)
+            self._busy.release()
+
+    def _wait(self, timeout: float) -> bool:
+        if self.conn.poll(timeout):
+            return True
+        if not self.alive():
+            raise WorkerDied(f"the training process ended unexpectedly (exit code {self.process.returncode}); "
+                             "if the model was large, it may have run out of memory")
+        return False
+
+    def _recv(self):
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):
+            raise WorkerDied("the training process ended unexpectedly") from None
+
+    def _finish_abandoned(self, stop_sent: bool, timeout: float = 60.0) -> None:
+        try:
+            if not stop_sent:
+                self.conn.send(("stop", None))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.conn.poll(0.2) and self.conn.recv()[0] in ("end", "error"):
+                    return
+            log.warning("the training process did not stop within %.0f s; ending it", timeout)
+        except (EOFError, OSError):
+            pass
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.conn.send(("quit", None))
+        except (OSError, ValueError):
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.conn.close()
+
+
+class WorkerPool:
+    """`size` warm workers, started on first use (or by `start()`); a dead one is replaced."""
+
+    def __init__(self, size: int = 1):
+        self.size = size
+        self._idle: queue.Queue[Worker] = queue.Queue()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if not self._started:
+                self._started = True
+                for _ in range(self.size):
+                    self._idle.put(Worker())
+
+    @contextmanager
+    def worker(self) -> Iterator[Worker]:
+        """A free worker, waiting for one if all are training."""
+        self.start()
+        worker = self._idle.get()
+        if not worker.alive():
+            worker = Worker()
+        try:
+            yield worker
+        finally:
+            self._idle.put(worker if worker.alive() else Worker())
+
+    def close(self) -> None:
+        while not self._idle.empty():
+            self._idle.get().close()
+
+
+# ----------------------------------------------------------------------------- the worker process
+
+class _StopMessage:
+    """`stop` for train(): set once the server has sent ("stop", None). Polling the connection
+    costs a few microseconds per training step."""
+
+    def __init__(self, conn: Connection):
+        self.conn, self._set = conn, False
+
+    def is_set(self) -> bool:
+        try:
+            if not self._set and self.conn.poll():
+                kind, _ = self.conn.recv()
+                self._set = kind in ("stop", "quit")
+        except (EOFError, OSError):  # the server has gone: stop, and save what was learned
+            self._set = True
+        return self._set
+
+
+def _warm_up() -> None:
+    """Import what the first training would import lazily: creating an optimizer pulls in
+    torch._dynamo, 2.6 s measured."""
+    import torch
+
+    import babybert.train  # noqa: F401
+    torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], fused=False)
+
+
+def _run(conn: Connection, job: dict) -> None:
+    from babybert.train import Done, Eval, Progress, Start, train
+
+    batch, last_sent, eval_every = [], 0.0, job["config"].eval_every
+    try:
+        for event in train(stop=_StopMessage(conn), **job):
+            if isinstance(event, (Start, Done)):
+                event = replace(event, model=None, tokenizer=None)  # the server loads the saved checkpoint
+            if isinstance(event, Progress) and any(isinstance(e, Eval) for e in batch):
+                conn.send(("events", batch))  # an evaluation's results (Eval, Sample, Probes), together
+                batch = []
+            batch.append(event)
+            now = time.monotonic()
+            if isinstance(event, Start) or (isinstance(event, Progress) and (
+                    event.step == 1 or now - last_sent >= SEND_EVERY
+                    or (eval_every and event.step % eval_every == 0))):  # an evaluation comes next: send first
+                conn.send(("events", batch))
+                batch, last_sent = [], now
+        if batch:
+            conn.send(("events", batch))
+        conn.send(("end", None))
+    except ValueError as e:  # a user mistake the library explains
+        conn.send(("error", ("ValueError", str(e))))
+    except Exception as e:
+        log.exception("training failed")
+        conn.send(("error", ("RuntimeError", f"{type(e).__name__}: {e}")))
+
+
+# connect first (milliseconds), then import torch and babybert (seconds) while the server goes on
+_BOOTSTRAP = """import sys
+from multiprocessing.connection import Client
+conn = Client(sys.argv[1], authkey=bytes.fromhex(sys.stdin.readline().strip()))
+from babybert.worker import serve
+serve(conn)
+"""
+
+
+def serve(conn: Connection) -> None:
+    """The worker's loop: run the trainings the server sends until it quits or goes away."""
+    logging.basicConfig(level=logging.WARNING, format="babybert worker: %(message)s")
+    _warm_up()
+    try:
+        while True:
+            kind, job = conn.recv()
+            if kind == "quit":
+                return
+            if kind == "train":
+                _run(conn, job)
+    except (EOFError, OSError):  # the server has gone
+        return
