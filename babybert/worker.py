@@ -71,10 +71,10 @@ class Worker:
         try:
             job = {"documents": documents, "model_config": model_config, "config": config, "out_dir": str(out_dir),
                    "init": str(init) if init else None, "corpus_name": corpus_name, "probes": list(probes)}
-            self.conn.send(("train", job))
+            self._send("train", job)
             while True:
                 if stop.is_set() and not stop_sent:
-                    self.conn.send(("stop", None))
+                    self._send("stop")
                     stop_sent = True
                 if not self._wait(poll):
                     continue
@@ -100,6 +100,12 @@ class Worker:
             raise WorkerDied(f"the training process ended unexpectedly (exit code {self.process.returncode}); "
                              "if the model was large, it may have run out of memory")
         return False
+
+    def _send(self, kind: str, payload=None) -> None:
+        try:
+            self.conn.send((kind, payload))
+        except OSError:
+            raise WorkerDied(f"the training process ended unexpectedly (exit code {self.process.poll()})") from None
 
     def _recv(self):
         try:

@@ -26,7 +26,9 @@ def corpus_file(tmp_path_factory):
 def cli_checkpoint(tmp_path_factory, corpus_file):
     out = tmp_path_factory.mktemp("cli") / "ckpt"
     proc = subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(corpus_file), "--out", str(out),
-                           "--max-steps", "200", "--eval-every", "100", *TINY], capture_output=True, text=True, timeout=300)
+                           "--max-steps", "200", "--eval-every", "100", "--probe", "the cow says [MASK].",
+                           "--probe", "the cow lives in the farm. ||| every morning the cow says moo.", *TINY],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -37,6 +39,9 @@ def test_train_prints_progress_and_summary(cli_checkpoint):
     assert "200/200" in proc.stderr  # the tqdm bar reached the end
     assert "step    100 | held-out MLM acc" in proc.stderr
     assert "finished after 200 steps" in proc.stderr and f"checkpoint: {out}" in proc.stderr
+    probes = re.findall(r"probe: the cow says \[MASK\]\. -> (\w+) \d+%", proc.stderr)
+    assert len(probes) == 2  # answered at both evaluations (step 100 and the final one)
+    assert len(re.findall(r"probe: the cow lives in the farm\. \|\|\| every morning .* -> IsNext \d+%", proc.stderr)) == 2
     card = (out / "README.md").read_text()
     assert "python -m babybert train --corpus" in card  # the exact command is recorded
 
@@ -88,6 +93,7 @@ def test_eval_json_matches_training_metrics(cli_checkpoint, corpus_file, capsys)
     (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--epochs", "-1"], "must be a positive"),
     (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--batch-size", "many"], "expected a whole number"),
     (["train", "--corpus", "{empty}", "--out", "{tmp}/o"], "0 sentence"),
+    (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--probe", "no mask here"], "has no \\[MASK\\] and no '\\|\\|\\|'"),
     (["fill-mask", "{tmp}", "the [MASK]"], "no config.json"),
     (["fill-mask", "{ckpt}", "no mask at all"], "no \\[MASK\\]"),
     (["fill-mask", "{ckpt}", "[MASK]", "--top-k", "0"], "must be positive"),
