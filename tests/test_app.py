@@ -5,6 +5,7 @@ import time
 
 import pytest
 from gradio_client import Client
+from gradio_client.utils import Status
 
 from .conftest import animal_corpus
 
@@ -120,3 +121,20 @@ def test_attention_heatmap_and_its_errors(server):
     assert plot["type"] == "matplotlib" and plot["plot"]  # a rendered heatmap
     with pytest.raises(Exception, match="empty"):
         client.predict("  ", 1, 1, "default", api_name="/attention")
+
+
+def test_trainings_beyond_the_limit_wait_in_a_queue_and_see_their_place(server):
+    """One training at a time (BABYBERT_CONCURRENT_TRAININGS=1): the second user is told their place."""
+    first, second = Client(server, verbose=False), Client(server, verbose=False)
+    running = first.submit(**train_args(5), api_name="/train")
+    while not running.outputs():
+        time.sleep(0.1)
+    waiting = second.submit(**train_args(2), api_name="/train")
+    places = []
+    while not waiting.done():
+        update = waiting.status()
+        if update.code == Status.IN_QUEUE:
+            places.append((update.rank, update.queue_size))
+        time.sleep(0.1)
+    assert places and places[0][0] == 0  # first in line, behind the running training
+    assert "finished after" in running.result()[0] and "finished after" in waiting.result()[0]
