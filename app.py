@@ -19,11 +19,13 @@ from functools import lru_cache
 import gradio as gr
 
 from babybert import attention, fill_mask, load_checkpoint, next_sentence
-from babybert.data import masking_walkthrough, parse_corpus
+from babybert.data import masking_walkthrough, parse_corpus, split_corpus
+from babybert.predict import mask_examples
 from babybert.plots import architecture_figure, attention_figure
 from babybert.worker import WorkerPool
 from babybert.train import Progress
-from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, corpus_summary,
+from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, check_settings,
+                         corpus_summary,
                          example_corpora, make_configs, parse_probes, read_upload, zip_checkpoint)
 
 log = logging.getLogger("babybert.app")
@@ -33,6 +35,8 @@ EXAMPLES = example_corpora()
 DEFAULT_EXAMPLE = "world_facts.txt"
 MODEL_CHOICES = [("default model (world facts)", "default"), ("the model you trained", "trained"),
                  ("the model you pulled from the Hub", "pulled")]
+DEFAULT_FILL_EXAMPLES = [["the capital of japan is [MASK]."], ["people in brazil speak [MASK]."], ["the cow says [MASK]."],
+                         ["a spider has [MASK] legs."], ["bananas are [MASK]. the sky is [MASK]."]]
 FORMAT_HELP = ("**Format:** one sentence per line, a blank line between documents. Documents matter: a true "
                "next sentence comes from the same document, a false one from another.")
 
@@ -115,6 +119,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                     view.update(event)
                 if view.done:
                     session.trained = on_torch(load_checkpoint, view.done.checkpoint)
+                    session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
                 elif time.monotonic() - last >= 0.7 or _refresh_now(events, config.eval_every):
                     last = time.monotonic()
                     yield _train_outputs(view, out_dir.parent / "live")
@@ -141,6 +146,14 @@ def _refresh_now(events, eval_every: int) -> bool:
 def _train_outputs(view: TrainView, plots_dir, download=None):
     return (view.status, view.png(plots_dir), view.metrics_markdown(), view.samples or None, view.probe_rows or None,
             gr.update(value=str(download) if download else None, visible=download is not None))
+
+
+def settings_ui(tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
+                epochs, lr, mask_prob, time_budget, seed) -> str:
+    return check_settings(LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
+                          num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len,
+                          batch_size=batch_size, epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget,
+                          seed=seed)
 
 
 def forget_session(request: gr.Request) -> None:
@@ -174,9 +187,10 @@ def fill_mask_ui(text, top_k, which, compare, which_b, request: gr.Request):
         return labels[0], table, as_json
 
 
-def worked_masking_example(tokenizer):
-    """The first seed whose draw shows a [MASK] and another case, so the example teaches the rule."""
-    sentence = "the capital of france is paris and the cow in the field says moo ."
+def worked_masking_example(tokenizer, sentences: list[str]):
+    """A sentence of the model's own corpus, and the first seed whose draw shows a [MASK] and
+    another case, so the example teaches the rule."""
+    sentence = min(sentences[:50], key=lambda s: abs(len(tokenizer.tokenize(s)) - 14))  # a table of ~14 rows
     for seed in range(200):
         rows = masking_walkthrough(tokenizer, sentence, mask_prob=0.3, seed=seed)
         cases = {what for _, what, _ in rows if what.startswith("picked")}
@@ -200,12 +214,34 @@ def next_sentence_ui(a, b, which, request: gr.Request):
 
 
 @lru_cache(maxsize=1)
-def _world_sentences() -> tuple[str, ...]:
-    return tuple(s for d in parse_corpus(load_example(DEFAULT_EXAMPLE)) for s in d)
+def _world_sentences() -> list[str]:
+    return [s for d in split_corpus(parse_corpus(load_example(DEFAULT_EXAMPLE)))[1] for s in d]
 
 
-def random_sentence() -> str:
-    return random.choice(_world_sentences())
+def sentences_for(session, which: str) -> list[str]:
+    """Held-out sentences of the corpus the model learned from (the default's: world facts)."""
+    return session.sentences.get(which) or _world_sentences()
+
+
+def random_sentence(which, request: gr.Request) -> str:
+    return random.choice(sentences_for(session_of(request), which))
+
+
+def fill_mask_examples(which, request: gr.Request):
+    """Examples from the chosen model's own held-out text, with a word it knows masked."""
+    session = session_of(request)
+    if which == "default" or which not in session.sentences:
+        return gr.Dataset(samples=DEFAULT_FILL_EXAMPLES)
+    ckpt = model_for(session, which)
+    return gr.Dataset(samples=[[e] for e in mask_examples(ckpt.tokenizer, sentences_for(session, which), n=6)])
+
+
+def use_new_model(which: str):
+    """After a training or a pull, make that model the current one in every tab."""
+    def switch(request: gr.Request):
+        ready = getattr(session_of(request), which) is not None
+        return [gr.update(value=which) if ready else gr.skip()] * 4
+    return switch
 
 
 # ----------------------------------------------------------------------------- Model
@@ -215,7 +251,7 @@ def describe_model(which, request: gr.Request):
         ckpt = model_for(session_of(request), which)
         counts = ckpt.model.parameter_counts()
         rows = [[part, f"{n:,}"] for part, n in counts.items()] + [["total", f"{sum(counts.values()):,}"]]
-        walk = on_torch(worked_masking_example, ckpt.tokenizer)
+        walk = on_torch(worked_masking_example, ckpt.tokenizer, sentences_for(session_of(request), which))
         walkthrough = "| piece | what masking did | the model sees |\n|---|---|---|\n" + "\n".join(
             f"| `{p}` | {what} | `{shown}` |" for p, what, shown in walk)
         cfg = ckpt.model.config
@@ -293,6 +329,7 @@ def build_demo() -> gr.Blocks:
                         seed = gr.Number(D["seed"], label="Seed", precision=0)
                     probes = gr.Textbox(lines=3, label="Probe sentences (optional), refreshed at every evaluation",
                                         placeholder="the capital of france is [MASK].\nthe cow says moo. ||| the cow eats grass.")
+                    settings_check = gr.Markdown(check_settings(LIMITS, **DEFAULT_SETTINGS))
                     gr.Markdown(LIMITS.describe(), elem_classes="small")
                     with gr.Row():
                         start = gr.Button("Start training", variant="primary")
@@ -310,11 +347,15 @@ def build_demo() -> gr.Blocks:
             example.change(load_example, example, corpus, api_name=False)
             upload.upload(load_upload, upload, corpus, api_name=False)
             corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
-            start.click(train_model, [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
+            training = start.click(train_model, [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
                                       max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes],
                         [status, plot, metrics, samples, probe_table, download], api_name="train",
                         concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train")
             stop.click(stop_training, None, status, api_name="stop", queue=False)
+            controls = [tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
+                        epochs, lr, mask_prob, time_budget, seed]
+            gr.on([c.change for c in controls], settings_ui, controls, settings_check, api_name=False,
+                  show_progress="hidden", queue=False)
 
         with gr.Tab("Fill-mask"):
             with gr.Row():
@@ -329,8 +370,8 @@ def build_demo() -> gr.Blocks:
             label = gr.Label(label="First [MASK]", num_top_classes=20)
             table = gr.Dataframe(headers=["model", "mask", "top guesses"], label="Every mask", interactive=False)
             raw = gr.JSON(label="JSON", visible=False)
-            gr.Examples([["the capital of japan is [MASK]."], ["people in brazil speak [MASK]."], ["the cow says [MASK]."],
-                         ["a spider has [MASK] legs."], ["bananas are [MASK]. the sky is [MASK]."]], [text])
+            fill_examples = gr.Examples(DEFAULT_FILL_EXAMPLES, [text], label="Examples (from the model's own held-out text)")
+            which.change(fill_mask_examples, which, fill_examples.dataset, api_name=False)
             add_mask.click(insert_mask, text, text, api_name=False)
             guess.click(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name="fill_mask")
             text.submit(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name=False)
@@ -346,7 +387,7 @@ def build_demo() -> gr.Blocks:
             gr.Examples([["the capital of peru is lima.", "lima is the largest city in peru."],
                          ["the cow is a farm animal.", "the capital of peru is lima."],
                          ["a spider is a small animal.", "spiders have eight legs."]], [a, b])
-            swap.click(random_sentence, None, b, api_name=False)
+            swap.click(random_sentence, nsp_which, b, api_name=False)
             judge.click(next_sentence_ui, [a, b, nsp_which], verdict, api_name="next_sentence")
 
         with gr.Tab("Model"):
@@ -388,6 +429,8 @@ def build_demo() -> gr.Blocks:
             push.click(push_ui, [push_which, repo, private, token], push_result, api_name="push")
             pull.click(pull_ui, [pull_repo, revision, pull_token], pull_result, api_name="pull")
 
+        training.then(use_new_model("trained"), None, [which, nsp_which, model_which, push_which], api_name=False) \
+            .then(fill_mask_examples, which, fill_examples.dataset, api_name=False)
         demo.unload(forget_session)
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -115,6 +115,31 @@ def masked_example(model, tokenizer, sentence: str, generator: torch.Generator, 
     return MaskedExample(text, truth, _top_candidates(logits, tokenizer, top_k))
 
 
+def mask_examples(tokenizer, sentences: list[str], n: int = 5) -> list[str]:
+    """Fill-mask examples suited to a model: its own held-out sentences with one word masked,
+    the last word of three or more letters that is a single piece of its vocabulary (so one
+    [MASK] can name it).
+
+    >>> from babybert.tokenizer import train_tokenizer
+    >>> tok = train_tokenizer(["the cow says moo.", "the dog says woof."] * 20, vocab_size=60)
+    >>> mask_examples(tok, ["the cow says moo.", "it is.", "the dog says woof."])
+    ['the cow says [MASK].', 'the dog says [MASK].']
+    """
+    examples = []
+    for sentence in sentences:
+        words = list(re.finditer(r"[^\W\d_]{3,}", sentence))
+        for word in reversed(words):
+            pieces = tokenizer.tokenize(word.group())
+            if len(pieces) == 1 and pieces[0] != tokenizer.unk_token:
+                example = sentence[:word.start()] + tokenizer.mask_token + sentence[word.end():]
+                if example not in examples and len(tokenizer.tokenize(example)) + 2 <= tokenizer.model_max_length:
+                    examples.append(example)
+                break
+        if len(examples) == n:
+            break
+    return examples
+
+
 def parse_probes(text: str) -> list[tuple[str, str | None]]:
     """One probe per line: a sentence with [MASK] (fill-mask) or 'A ||| B' (next sentence)."""
     probes = []

@@ -72,6 +72,7 @@ class Session:
     """One browser tab's world: its models and its training run."""
     trained: Checkpoint | None = None  # the model this session trained last
     pulled: Checkpoint | None = None  # the model this session pulled from the Hub
+    sentences: dict[str, list[str]] = field(default_factory=dict)  # model -> held-out sentences of its corpus
     stop: threading.Event = field(default_factory=threading.Event)
     training: bool = False
     last_used: float = field(default_factory=time.monotonic)
@@ -139,6 +140,14 @@ def make_configs(limits: Limits, *, tasks: list[str], vocab_size, hidden_size, n
         if value is None or float(value) != int(value) or int(value) < low:
             raise ValueError(f"{name} must be a whole number of at least {low}, got {value}")
         return int(value)
+    def positive(name, value):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+        return value
     if not tasks:
         raise ValueError("choose at least one task: MLM, NSP or both")
     model_config = ModelConfig(vocab_size=whole("vocabulary size", vocab_size, 32), hidden_size=whole("hidden size", hidden_size),
@@ -150,8 +159,8 @@ def make_configs(limits: Limits, *, tasks: list[str], vocab_size, hidden_size, n
     if not 0 < budget <= limits.max_train_seconds:
         raise ValueError(f"the time budget must be between 1 and {limits.max_train_seconds} seconds on this server, got {time_budget}")
     config = TrainConfig(tasks=tuple(t.lower() for t in tasks), epochs=float(epochs) if epochs else None,
-                         time_budget=budget, batch_size=whole("batch size", batch_size), lr=float(lr),
-                         mask_prob=float(mask_prob), vocab_size=model_config.vocab_size, seed=whole("seed", seed, 0),
+                         time_budget=budget, batch_size=whole("batch size", batch_size), lr=positive("learning rate", lr),
+                         mask_prob=positive("mask probability", mask_prob), vocab_size=model_config.vocab_size, seed=whole("seed", seed, 0),
                          eval_every=100, eval_sentences=500)
     config.validate()
     params = estimate_parameters(model_config)
@@ -159,6 +168,17 @@ def make_configs(limits: Limits, *, tasks: list[str], vocab_size, hidden_size, n
         raise ValueError(f"that model would have ~{params:,} parameters; this server trains up to {limits.max_parameters:,}. "
                          "Make it smaller (hidden size, layers, feed-forward size or vocabulary).")
     return model_config, config
+
+
+def check_settings(limits: Limits, **settings) -> str:
+    """A line under the controls, refreshed as they change, so a bad combination is explained
+    before Start is pressed."""
+    try:
+        model_config, _ = make_configs(limits, **settings)
+    except ValueError as e:
+        return f"⚠️ **These settings will not train:** {e}"
+    return (f"✅ about **{estimate_parameters(model_config):,}** parameters "
+            f"(this server trains up to {limits.max_parameters:,}); the vocabulary may come out smaller on a small corpus.")
 
 
 def estimate_parameters(c: ModelConfig) -> int:

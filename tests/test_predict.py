@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from babybert import attention, evaluate, fill_mask, next_sentence
+from babybert.predict import mask_examples
 
 
 def test_fill_mask_several_masks_any_case(trained):
@@ -60,3 +61,11 @@ def test_untrained_model_scores_near_nothing(trained, documents):
     m = evaluate(fresh, trained.tokenizer, documents[-5:], seed=0)
     # random weights guess about one token everywhere: no better than the most-frequent-piece baseline
     assert m.mlm_accuracy <= m.baseline_accuracy + 0.1 and m.mlm_perplexity > 50
+
+
+def test_mask_examples_hide_one_word_the_model_knows(trained):
+    tok = trained.tokenizer
+    sentences = ["every morning the cow says moo.", "then the duck eats some bread.", "zzqx vvkj!", "the owl."]
+    examples = mask_examples(tok, sentences, n=5)
+    assert examples == ["every morning the cow says [MASK].", "then the duck eats some [MASK].", "the [MASK]."]
+    assert mask_examples(tok, sentences, n=1) == examples[:1]

@@ -8,7 +8,7 @@ from babybert import BabyBert, Done, Eval, ModelConfig, Progress, Sample, Start
 from babybert.data import CorpusStats
 from babybert.plots import LossPlot
 from babybert.predict import Candidate, MaskedExample
-from babybert.ui import DEFAULT_SETTINGS, Limits, Sessions, TrainView, corpus_summary, estimate_parameters, make_configs, parse_probes
+from babybert.ui import DEFAULT_SETTINGS, Limits, check_settings, Sessions, TrainView, corpus_summary, estimate_parameters, make_configs, parse_probes
 
 SLIDERS = DEFAULT_SETTINGS
 
@@ -40,11 +40,20 @@ def test_make_configs_maps_sliders_to_configs():
     (dict(tasks=[]), "at least one task"),
     (dict(time_budget=900), "between 1 and 600"),
     (dict(batch_size=2.5), "batch size must be a whole number"),
+    (dict(lr=None), "learning rate must be a number"),
+    (dict(mask_prob=0), "mask probability must be positive"),
     (dict(hidden_size=512, num_layers=8, intermediate_size=2048, vocab_size=8192), "this server trains up to"),
 ])
 def test_make_configs_explains_bad_settings(change, message):
     with pytest.raises(ValueError, match=message):
         make_configs(Limits(max_parameters=20_000_000), **{**SLIDERS, **change})
+
+
+def test_settings_are_checked_live_before_start():
+    assert check_settings(Limits(), **SLIDERS).startswith("✅ about **975,362** parameters")
+    line = check_settings(Limits(), **{**SLIDERS, "num_heads": 3})
+    assert line.startswith("⚠️") and "must be divisible by num_attention_heads (3)" in line
+    assert "this server trains up to 100,000" in check_settings(Limits(max_parameters=100_000), **SLIDERS)
 
 
 def test_parameter_estimate_is_exact():
