@@ -240,7 +240,7 @@ def use_new_model(which: str):
     """After a training or a pull, make that model the current one in every tab."""
     def switch(request: gr.Request):
         ready = getattr(session_of(request), which) is not None
-        return [gr.update(value=which) if ready else gr.skip()] * 4
+        return [gr.update(value=which) if ready else gr.skip() for _ in range(4)]  # one dict each: Gradio consumes them
     return switch
 
 
@@ -337,7 +337,7 @@ def build_demo() -> gr.Blocks:
             status = gr.Markdown("Press **Start training**.")
             with gr.Row():
                 plot = gr.Image(label="Loss", type="filepath", scale=3, interactive=False)
-                with gr.Column(scale=1, min_width=300):
+                with gr.Column(scale=1, min_width=380):
                     metrics = gr.Markdown()
             samples = gr.Dataframe(headers=["step", "held-out sentence", "truth", "model's guess", ""], label="Masked held-out examples",
                                    wrap=True, interactive=False)
@@ -361,7 +361,7 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
                 compare = gr.Checkbox(False, label="Compare with a second model")
-                which_b = gr.Dropdown(MODEL_CHOICES, value="trained", label="Second model")
+                which_b = gr.Dropdown(MODEL_CHOICES, value="default", label="Second model")
             text = gr.Textbox("the capital of france is [MASK].", label="Sentence with one or more [MASK]")
             with gr.Row():
                 add_mask = gr.Button("Insert [MASK]")

@@ -176,8 +176,8 @@ def check_settings(limits: Limits, **settings) -> str:
     try:
         model_config, _ = make_configs(limits, **settings)
     except ValueError as e:
-        return f"⚠️ **These settings will not train:** {e}"
-    return (f"✅ about **{estimate_parameters(model_config):,}** parameters "
+        return f"**These settings will not train:** {e}"
+    return (f"Settings OK: about **{estimate_parameters(model_config):,}** parameters "
             f"(this server trains up to {limits.max_parameters:,}); the vocabulary may come out smaller on a small corpus.")
 
 

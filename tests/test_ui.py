@@ -50,9 +50,9 @@ def test_make_configs_explains_bad_settings(change, message):
 
 
 def test_settings_are_checked_live_before_start():
-    assert check_settings(Limits(), **SLIDERS).startswith("✅ about **975,362** parameters")
+    assert check_settings(Limits(), **SLIDERS).startswith("Settings OK: about **975,362** parameters")
     line = check_settings(Limits(), **{**SLIDERS, "num_heads": 3})
-    assert line.startswith("⚠️") and "must be divisible by num_attention_heads (3)" in line
+    assert line.startswith("**These settings will not train:**") and "must be divisible by num_attention_heads (3)" in line
     assert "this server trains up to 100,000" in check_settings(Limits(max_parameters=100_000), **SLIDERS)
 
 
