@@ -1,4 +1,5 @@
-"""Command line: `python -m babybert train | fill-mask | nsp | eval | bench` (also `babybert ...`).
+"""Command line: `python -m babybert train | fill-mask | nsp | eval | push | pull | deploy-space | bench`
+(also `babybert ...`).
 
 User mistakes print one line on stderr and exit with status 2; nothing else prints a traceback.
 """
@@ -115,6 +116,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-sentences", type=positive_int, default=2000,
                    help="score the first N sentences of the split (default 2000, as training does)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+    def hub_options(p, write: bool):
+        p.add_argument("--endpoint", help="Hub URL (default: HF_ENDPOINT, else https://huggingface.co)")
+        p.add_argument("--token", help="Hugging Face token" + (" with write access" if write else "")
+                       + " (default: HF_TOKEN, else the saved `hf auth login`)")
+
+    p = sub.add_parser("push", help="upload a checkpoint to the Hugging Face Hub (creates the model repo if needed)")
+    p.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    p.add_argument("repo_id", help="owner/name (or just name: your own namespace)")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("--message", help="commit message")
+    hub_options(p, write=True)
+
+    q = sub.add_parser("pull", help="download a checkpoint from the Hub (BabyBERT or a transformers BERT) and check it loads")
+    q.add_argument("repo_id", help="owner/name, e.g. google/bert_uncased_L-2_H-128_A-2")
+    q.add_argument("--out", required=True, type=Path, help="directory to put the checkpoint in")
+    q.add_argument("--revision", help="branch, tag or commit id (default: main)")
+    hub_options(q, write=False)
+
+    d = sub.add_parser("deploy-space", help="create a Gradio Space running this app and upload exactly the files it needs")
+    d.add_argument("space_id", help="owner/name of the Space")
+    d.add_argument("--private", action="store_true", help="create the Space as private")
+    hub_options(d, write=True)
 
     b = sub.add_parser("bench", help="speed targets: BabyBERT vs the transformers recipe; the app's live training vs the CLI")
     b.add_argument("--only", choices=["throughput", "app"],
@@ -261,6 +285,39 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_push(args) -> int:
+    from .hub import push
+
+    result = push(args.checkpoint, args.repo_id, token=args.token, private=args.private, endpoint=args.endpoint,
+                  commit_message=args.message)
+    print(f"pushed {args.checkpoint} to {result.url} (commit {result.commit_id[:7]})", file=sys.stderr)
+    print(result.url)
+    return 0
+
+
+def cmd_pull(args) -> int:
+    from .hub import pull
+
+    ckpt = pull(args.repo_id, revision=args.revision, endpoint=args.endpoint, token=args.token, out=args.out)
+    cfg = ckpt.model.config
+    print(f"pulled {args.repo_id}{'@' + args.revision if args.revision else ''} into {args.out}: "
+          f"{ckpt.model.num_parameters():,} parameters, {cfg.num_hidden_layers} layers x {cfg.hidden_size} hidden, "
+          f"vocabulary {len(ckpt.tokenizer):,}\n"
+          f"try it:  python -m babybert fill-mask {shlex.quote(str(args.out))} \"your sentence with a [MASK] .\"",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_deploy_space(args) -> int:
+    from .hub import deploy_space, space_files
+
+    result = deploy_space(args.space_id, token=args.token, private=args.private, endpoint=args.endpoint)
+    print(f"uploaded {len(space_files())} files to {result.url} (commit {result.commit_id[:7]}); "
+          "the Space builds and starts in a few minutes", file=sys.stderr)
+    print(result.url)
+    return 0
+
+
 # ----------------------------------------------------------------------------- output
 
 def event_to_json(event) -> dict:
@@ -314,7 +371,8 @@ def describe_done(event, out: Path) -> str:
 
 # ----------------------------------------------------------------------------- entry point
 
-COMMANDS = {"train": cmd_train, "fill-mask": cmd_fill_mask, "nsp": cmd_nsp, "eval": cmd_eval, "bench": cmd_bench}
+COMMANDS = {"train": cmd_train, "fill-mask": cmd_fill_mask, "nsp": cmd_nsp, "eval": cmd_eval, "push": cmd_push,
+            "pull": cmd_pull, "deploy-space": cmd_deploy_space, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,8 @@ def build_model_card(model, info: dict, repo_id: str | None = None) -> ModelCard
     command = info.get("command")
     how = (f"```bash\n{command}\n```" if command else
            "Trained with the `babybert` Python library (`babybert.train`).")
+    local = repo_id.split("/")[-1] if repo_id else "path/to/this/checkpoint"
+    pull = f"python -m babybert pull {repo_id} --out {local}\n" if repo_id else ""
     body = f"""
 # {name}
 
@@ -119,8 +121,8 @@ tokenizer = AutoTokenizer.from_pretrained("{repo_id or "path/to/this/checkpoint"
 With BabyBERT:
 
 ```bash
-python -m babybert fill-mask {repo_id or "path/to/this/checkpoint"} "{data.widget[0]["text"]}"
-python -m babybert nsp {repo_id or "path/to/this/checkpoint"} "first sentence." "a candidate next sentence."
+{pull}python -m babybert fill-mask {local} "{data.widget[0]["text"]}"
+python -m babybert nsp {local} "first sentence." "a candidate next sentence."
 ```
 
 ## Limitations

@@ -141,6 +141,20 @@ def save_checkpoint(out_dir: str | Path, model: BabyBert, tokenizer, info: dict 
     return out_dir
 
 
+def _load_pickle_weights(weights: Path) -> dict[str, torch.Tensor]:
+    """A pickle file loaded the only safe way: `weights_only=True` unpickles tensors and plain
+    containers and refuses anything that would run code."""
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError for code, RuntimeError/EOFError for a broken file
+        raise ValueError(f"{weights} cannot be loaded safely ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                         "only plain tensors are accepted from pickle files") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError(f"{weights} is not a state dict of tensors")
+    log.warning("loaded pickle weights %s with torch.load(weights_only=True); prefer safetensors", weights)
+    return state
+
+
 def _make_readable(directory: Path) -> None:
     """mkdtemp makes a private directory; give the checkpoint the usual permissions instead."""
     umask = os.umask(0)
@@ -188,19 +202,21 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     return Checkpoint(model, tokenizer, info, path)
 
 
+PICKLE_WEIGHTS = "pytorch_model.bin"  # older transformers checkpoints
+
+
 def load_weights(model: BabyBert, path: Path) -> None:
     weights = path / WEIGHTS
-    if not weights.is_file():
-        pickles = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt*")]
-        if pickles:
-            raise ValueError(f"{path} has only pickle weights ({', '.join(pickles)}); BabyBERT loads "
-                             f"safetensors only, because pickle files can run arbitrary code. "
-                             f"Convert them with transformers' save_pretrained(safe_serialization=True)")
-        raise ValueError(f"{path} has no {WEIGHTS}")
-    try:
-        state = from_hf_state_dict(load_file(weights))
-    except (SafetensorError, OSError) as e:
-        raise ValueError(f"{weights} is corrupt or truncated ({e}); download or save it again") from None
+    if weights.is_file():
+        try:
+            state = from_hf_state_dict(load_file(weights))
+        except (SafetensorError, OSError) as e:
+            raise ValueError(f"{weights} is corrupt or truncated ({e}); download or save it again") from None
+    elif (path / PICKLE_WEIGHTS).is_file():
+        weights = path / PICKLE_WEIGHTS
+        state = from_hf_state_dict(_load_pickle_weights(weights))
+    else:
+        raise ValueError(f"{path} has no weights: expected {WEIGHTS} (or {PICKLE_WEIGHTS})")
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     required = [k for k in missing if not k.startswith(OPTIONAL_PREFIXES)]

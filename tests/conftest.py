@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
-from babybert import ModelConfig, TrainConfig, parse_corpus, train
-from babybert.train import Done
+# huggingface_hub reads its settings when imported: keep the tests away from this machine's login,
+# cache and telemetry before anything imports it, and let Hub calls give up quickly
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="babybert-tests-hf-")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["BABYBERT_HUB_TIMEOUT"] = "3"
+for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
+    os.environ.pop(_var, None)
+
+from babybert import ModelConfig, TrainConfig, parse_corpus, train  # noqa: E402
+from babybert.train import Done  # noqa: E402
+
+from .hub_server import HubServer  # noqa: E402
+
+HUB_TOKENS = {"hf_alice_write_SECRET1": ("alice", "write"), "hf_alice_read_SECRET2": ("alice", "read"),
+              "hf_bob_write_SECRET3": ("bob", "write")}
+WRITE, READ, BOB = HUB_TOKENS
 
 ANIMALS = [("cow", "moo", "grass", "farm"), ("dog", "woof", "meat", "house"), ("cat", "meow", "fish", "barn"),
            ("duck", "quack", "bread", "pond"), ("sheep", "baa", "hay", "field"), ("owl", "hoot", "mice", "tree")]
@@ -53,3 +70,11 @@ def trained(tmp_path_factory, documents) -> Done:
 @pytest.fixture(scope="session")
 def checkpoint_dir(trained):
     return trained.checkpoint
+
+
+@pytest.fixture
+def hub():
+    """A Hub stand-in on 127.0.0.1 (tests/hub_server.py) that the real huggingface_hub talks to."""
+    with HubServer(tokens=HUB_TOKENS) as server:
+        yield server
+    assert server.errors == [], "the Hub stand-in crashed:\n" + "\n".join(server.errors)

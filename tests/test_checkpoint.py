@@ -38,11 +38,40 @@ def test_model_card_metadata_and_content(checkpoint_dir):
     assert "most-frequent-piece baseline" in card.text
 
 
-def test_refuses_pickle_only_checkpoints(tmp_path, checkpoint_dir):
+def test_pickle_weights_load_as_plain_tensors_only(tmp_path, checkpoint_dir, trained):
+    """pytorch_model.bin (older transformers) loads with torch.load(weights_only=True)."""
     ckpt = tmp_path / "pickled"
     shutil.copytree(checkpoint_dir, ckpt)
-    (ckpt / "model.safetensors").rename(ckpt / "pytorch_model.bin")
-    with pytest.raises(ValueError, match="only pickle weights"):
+    (ckpt / "model.safetensors").unlink()
+    torch.save(to_hf_state_dict(trained.model), ckpt / "pytorch_model.bin")
+    loaded = load_checkpoint(ckpt).model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in trained.model.state_dict().items())
+
+
+class RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling this would create the marker file
+        return (open, (str(self.marker), "w"))
+
+
+def test_pickle_weights_that_would_run_code_are_refused(tmp_path, checkpoint_dir):
+    ckpt = tmp_path / "evil"
+    shutil.copytree(checkpoint_dir, ckpt)
+    (ckpt / "model.safetensors").unlink()
+    marker = tmp_path / "code-ran"
+    torch.save({"bert.embeddings.word_embeddings.weight": RunsCode(marker)}, ckpt / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="cannot be loaded safely"):
+        load_checkpoint(ckpt)
+    assert not marker.exists()
+
+
+def test_no_weights_at_all_is_explained(tmp_path, checkpoint_dir):
+    ckpt = tmp_path / "empty"
+    shutil.copytree(checkpoint_dir, ckpt)
+    (ckpt / "model.safetensors").unlink()
+    with pytest.raises(ValueError, match="has no weights: expected model.safetensors"):
         load_checkpoint(ckpt)
 
 
