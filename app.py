@@ -19,6 +19,7 @@ from functools import lru_cache
 import gradio as gr
 
 from babybert import attention, fill_mask, load_checkpoint, next_sentence
+from babybert.hub import pull, push
 from babybert.data import masking_walkthrough, parse_corpus, split_corpus
 from babybert.predict import mask_examples
 from babybert.plots import architecture_figure, attention_figure
@@ -71,6 +72,12 @@ def model_for(session, which: str):
     return default_model()
 
 
+def current_path(session):
+    """The checkpoint "continue" starts from: the model trained or pulled last, else the default."""
+    latest = getattr(session, session.latest) if session.latest else None
+    return latest.path if latest is not None else DEFAULT_CHECKPOINT
+
+
 @contextmanager
 def user_errors():
     """A ValueError is a user mistake with a message: show it as a gr.Error, never a traceback."""
@@ -106,7 +113,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
         probe_list = parse_probes(probes)
     if session.training:
         raise gr.Error("This session is already training; press Stop first.")
-    init = (session.trained.path if session.trained else DEFAULT_CHECKPOINT) if start_from == "continue" else None
+    init = current_path(session) if start_from == "continue" else None
     out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
     session.stop = threading.Event()
     session.training = True
@@ -118,7 +125,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                 for event in events:
                     view.update(event)
                 if view.done:
-                    session.trained = on_torch(load_checkpoint, view.done.checkpoint)
+                    session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
                     session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
                 elif time.monotonic() - last >= 0.7 or _refresh_now(events, config.eval_every):
                     last = time.monotonic()
@@ -230,6 +237,8 @@ def random_sentence(which, request: gr.Request) -> str:
 def fill_mask_examples(which, request: gr.Request):
     """Examples from the chosen model's own held-out text, with a word it knows masked."""
     session = session_of(request)
+    if which == "pulled" and session.pulled is not None and session.pulled.info.get("widget"):
+        return gr.Dataset(samples=[[session.pulled.info["widget"]]])  # from its model card
     if which == "default" or which not in session.sentences:
         return gr.Dataset(samples=DEFAULT_FILL_EXAMPLES)
     ckpt = model_for(session, which)
@@ -268,14 +277,88 @@ def attention_ui(text, layer, head, which, request: gr.Request):
         return attention_figure(tokens, maps[layer][head].numpy(), layer, head)
 
 
-# ----------------------------------------------------------------------------- Hub (filled in by the Hub issue)
+# ----------------------------------------------------------------------------- Hub
 
-def push_ui(checkpoint_choice, repo_id, private, token):
-    raise gr.Error("Pushing to the Hub is not available yet in this version of BabyBERT.")
+ON_SPACE = bool(os.environ.get("SPACE_ID"))  # set by Hugging Face Spaces
+OAUTH = bool(os.environ.get("OAUTH_CLIENT_ID"))  # set on Spaces with `hf_oauth: true` (README front matter)
+HUB_ENDPOINT = os.environ.get("HF_ENDPOINT") or None  # None: huggingface.co
 
 
-def pull_ui(repo_id, revision, token):
-    raise gr.Error("Pulling from the Hub is not available yet in this version of BabyBERT.")
+def hub_token(oauth_token, typed: str, write: bool):
+    """The signed-in user's token, else the one typed in, else (only when running locally) the
+    machine's HF_TOKEN or saved login. On a Space, a visitor never gets the Space owner's token."""
+    if oauth_token is not None:
+        return oauth_token.token
+    if typed and typed.strip():
+        return typed.strip()
+    if ON_SPACE:
+        if write:
+            raise gr.Error("Sign in with Hugging Face (the button above), or paste an access token with write access.")
+        return False  # read public repositories anonymously
+    return None
+
+
+def push_ui(which, repo_id, private, token, oauth_token, request: gr.Request):
+    session = session_of(request)
+    with user_errors():
+        ckpt = model_for(session, which)
+        path = ckpt.path or DEFAULT_CHECKPOINT
+        result = push(path, repo_id, token=hub_token(oauth_token, token, write=True), private=bool(private),
+                      endpoint=HUB_ENDPOINT, commit_message="Upload from the BabyBERT app")
+    return f"Pushed to [{result.url}]({result.url}) (commit `{result.commit_id[:7]}`)."
+
+
+def pull_ui(repo_id, revision, token, oauth_token, request: gr.Request):
+    session = session_of(request)
+    out = LIMITS.runs_dir / (request.session_hash or "anonymous") / "pulled"
+    with user_errors():
+        ckpt = pull(repo_id, revision=(revision or "").strip() or None, endpoint=HUB_ENDPOINT,
+                    token=hub_token(oauth_token, token, write=False), out=out)
+    session.pulled, session.latest = ckpt, "pulled"
+    return describe_pulled(repo_id.strip(), ckpt)
+
+
+def describe_pulled(repo_id: str, ckpt) -> str:
+    cfg, info = ckpt.model.config, ckpt.info
+    lines = [f"**Pulled `{repo_id}`**: now the current model in Fill-mask, Next sentence and Model, and the "
+             "starting point of *continue from the current model* in Train.", "",
+             "| | |", "|---|---|",
+             f"| parameters | {ckpt.model.num_parameters():,} |",
+             f"| layers / hidden / heads / feed-forward | {cfg.num_hidden_layers} / {cfg.hidden_size} / "
+             f"{cfg.num_attention_heads} / {cfg.intermediate_size} |",
+             f"| vocabulary / max length | {cfg.vocab_size:,} / {cfg.max_position_embeddings} |",
+             f"| made by | {'BabyBERT ' + info.get('babybert_version', '') if info else 'another tool (a transformers BERT)'} |"]
+    metrics = info.get("metrics") or {}
+    if metrics.get("mlm_accuracy") is not None:
+        lines.append(f"| held-out MLM accuracy (from its card) | {metrics['mlm_accuracy']:.1%} |")
+    card = ckpt.path / "README.md" if ckpt.path else None
+    if card is not None and card.is_file():
+        text = card.read_text(encoding="utf-8", errors="replace")
+        body = text.split("---", 2)[-1] if text.startswith("---") else text
+        summary = next((p.strip() for p in body.split("\n\n") if p.strip() and not p.lstrip().startswith(("#", "|", "!", "<"))), "")
+        if summary:
+            lines += ["", "**From its model card:** " + " ".join(summary.split())[:600]]
+    return "\n".join(lines)
+
+
+# Gradio passes the signed-in user's token to a parameter annotated gr.OAuthToken; outside a Space
+# with sign-in enabled that annotation makes Gradio demand a local `hf auth login`, so it is used only there.
+if OAUTH:
+    def push_handler(which, repo_id, private, token, oauth_token: gr.OAuthToken | None, request: gr.Request):
+        return push_ui(which, repo_id, private, token, oauth_token, request)
+
+    def pull_handler(repo_id, revision, token, oauth_token: gr.OAuthToken | None, request: gr.Request):
+        return pull_ui(repo_id, revision, token, oauth_token, request)
+
+    def token_fields(profile: gr.OAuthProfile | None):
+        """Signed in with Hugging Face: the token fields are not needed."""
+        return gr.update(visible=profile is None), gr.update(visible=profile is None)
+else:
+    def push_handler(which, repo_id, private, token, request: gr.Request):
+        return push_ui(which, repo_id, private, token, None, request)
+
+    def pull_handler(repo_id, revision, token, request: gr.Request):
+        return pull_ui(repo_id, revision, token, None, request)
 
 
 # ----------------------------------------------------------------------------- layout
@@ -310,7 +393,8 @@ def build_demo() -> gr.Blocks:
                     upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=90)
                 with gr.Column(scale=2):
                     tasks = gr.CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
-                    start_from = gr.Radio([("from scratch", "scratch"), ("continue from the current model", "continue")],
+                    start_from = gr.Radio([("from scratch", "scratch"),
+                                           ("continue from the current model (trained or pulled last)", "continue")],
                                           value="scratch", label="Start")
                     time_budget = gr.Slider(2, LIMITS.max_train_seconds, value=min(D["time_budget"], LIMITS.max_train_seconds), step=1,
                                             label="Time budget (seconds)")
@@ -409,25 +493,37 @@ def build_demo() -> gr.Blocks:
             demo.load(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
 
         with gr.Tab("Hub"):
-            gr.Markdown("Share a checkpoint on the Hugging Face Hub, or pull one (yours, or a published BERT) to play with.")
+            gr.Markdown("Share a checkpoint on the Hugging Face Hub, or pull one (yours, or a published BERT such as "
+                        "`google/bert_uncased_L-2_H-128_A-2`) to play with and to continue pretraining.")
+            if OAUTH:
+                gr.LoginButton()
+            else:
+                gr.Markdown(("Paste an access token below." if ON_SPACE else
+                             "Paste a token below, or leave it empty to use this machine's `HF_TOKEN` or saved "
+                             "`hf auth login`.") + " (On a Space with sign-in enabled, a *Sign in with Hugging Face* "
+                            "button appears here instead.)", elem_classes="small")
             with gr.Row():
                 with gr.Column():
                     gr.Markdown("### Push")
-                    push_which = gr.Dropdown(MODEL_CHOICES[:2], value="trained", label="Checkpoint")
+                    push_which = gr.Dropdown(MODEL_CHOICES, value="trained", label="Checkpoint")
                     repo = gr.Textbox(label="Repository", placeholder="your-name/babybert-my-corpus")
                     private = gr.Checkbox(False, label="Private")
-                    token = gr.Textbox(label="Access token (write)", type="password")
-                    push = gr.Button("Push", variant="primary")
+                    token = gr.Textbox(label="Access token with write access (not needed when signed in)", type="password")
+                    push_button = gr.Button("Push", variant="primary")
                     push_result = gr.Markdown()
                 with gr.Column():
                     gr.Markdown("### Pull")
                     pull_repo = gr.Textbox(label="Repository", placeholder="google/bert_uncased_L-2_H-128_A-2")
-                    revision = gr.Textbox(label="Revision (optional)")
-                    pull_token = gr.Textbox(label="Access token (for private repositories)", type="password")
-                    pull = gr.Button("Pull", variant="primary")
+                    revision = gr.Textbox(label="Revision (optional): branch, tag or commit id")
+                    pull_token = gr.Textbox(label="Access token (only for private repositories)", type="password")
+                    pull_button = gr.Button("Pull", variant="primary")
                     pull_result = gr.Markdown()
-            push.click(push_ui, [push_which, repo, private, token], push_result, api_name="push")
-            pull.click(pull_ui, [pull_repo, revision, pull_token], pull_result, api_name="pull")
+            push_button.click(push_handler, [push_which, repo, private, token], push_result, api_name="push")
+            pulling = pull_button.click(pull_handler, [pull_repo, revision, pull_token], pull_result, api_name="pull")
+            pulling.success(use_new_model("pulled"), None, [which, nsp_which, model_which, push_which], api_name=False) \
+                .then(fill_mask_examples, which, fill_examples.dataset, api_name=False)
+            if OAUTH:
+                demo.load(token_fields, None, [token, pull_token], api_name=False)
 
         training.then(use_new_model("trained"), None, [which, nsp_which, model_which, push_which], api_name=False) \
             .then(fill_mask_examples, which, fill_examples.dataset, api_name=False)

@@ -73,6 +73,7 @@ class Session:
     trained: Checkpoint | None = None  # the model this session trained last
     pulled: Checkpoint | None = None  # the model this session pulled from the Hub
     sentences: dict[str, list[str]] = field(default_factory=dict)  # model -> held-out sentences of its corpus
+    latest: str | None = None  # "trained" or "pulled": the model made current last
     stop: threading.Event = field(default_factory=threading.Event)
     training: bool = False
     last_used: float = field(default_factory=time.monotonic)

@@ -1,13 +1,15 @@
 """The Gradio app, launched on 127.0.0.1 and driven through gradio_client, as a user's script would."""
 
 import socket
+from types import SimpleNamespace
 import time
 
 import pytest
 from gradio_client import Client
 from gradio_client.utils import Status
 
-from .conftest import animal_corpus
+from .conftest import HUB_TOKENS, READ, WRITE, animal_corpus
+from .hub_server import HubServer
 
 TINY = dict(vocab_size=256, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_seq_len=32,
             batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, seed=0)
@@ -20,8 +22,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, monkeypatch_module):
+def app_hub():
+    with HubServer(tokens=HUB_TOKENS) as hub:
+        yield hub
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, monkeypatch_module, app_hub):
     monkeypatch_module.setenv("BABYBERT_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+    monkeypatch_module.setenv("HF_ENDPOINT", app_hub.endpoint)  # the app's Hub tab talks to the stand-in
     import importlib
 
     import app
@@ -138,3 +147,44 @@ def test_trainings_beyond_the_limit_wait_in_a_queue_and_see_their_place(server):
         time.sleep(0.1)
     assert places and places[0][0] == 0  # first in line, behind the running training
     assert "finished after" in running.result()[0] and "finished after" in waiting.result()[0]
+
+
+def test_push_and_pull_from_the_hub_tab(server, app_hub):
+    trainer = Client(server, verbose=False)
+    with pytest.raises(Exception, match="not trained a model yet"):
+        trainer.predict("trained", "alice/from-app", False, WRITE, api_name="/push")
+    assert "finished after" in trainer.predict(**train_args(3), api_name="/train")[0]
+    with pytest.raises(Exception, match="needs a Hugging Face token"):  # no token typed, none on this machine
+        trainer.predict("trained", "alice/from-app", False, "", api_name="/push")
+    with pytest.raises(Exception, match="may not write to alice/from-app \\(403\\)") as error:
+        trainer.predict("trained", "alice/from-app", False, READ, api_name="/push")
+    assert READ not in str(error.value)
+    result = trainer.predict("trained", "alice/from-app", False, WRITE, api_name="/push")
+    assert f"{app_hub.endpoint}/alice/from-app" in result and "model.safetensors" in app_hub.files("alice/from-app")
+
+    puller = Client(server, verbose=False)  # another user pulls it
+    summary = puller.predict("alice/from-app", "", "", api_name="/pull")
+    assert "Pulled `alice/from-app`" in summary and "From its model card:" in summary
+    theirs = trainer.predict("the cow says [MASK].", 3, "trained", False, "default", api_name="/fill_mask")[2]
+    mine = puller.predict("the cow says [MASK].", 3, "pulled", False, "default", api_name="/fill_mask")[2]
+    assert mine["pulled"] == theirs["trained"]  # the same model, through the Hub
+    with pytest.raises(Exception, match="repository alice/missing not found"):
+        puller.predict("alice/missing", "", "", api_name="/pull")
+    again = puller.predict("the cow says [MASK].", 3, "pulled", False, "default", api_name="/fill_mask")[2]
+    assert again == mine  # a failed pull keeps the pulled model
+
+
+def test_hub_token_order_and_never_the_space_owners_token(monkeypatch):
+    """Signed-in user first, then the typed token, then (only when local) this machine's login."""
+    import gradio as gr
+
+    import app
+    signed_in = SimpleNamespace(token="hf_from_oauth")
+    assert app.hub_token(signed_in, "hf_typed", write=True) == "hf_from_oauth"
+    assert app.hub_token(None, "  hf_typed ", write=True) == "hf_typed"
+    monkeypatch.setattr(app, "ON_SPACE", False)
+    assert app.hub_token(None, "", write=True) is None  # huggingface_hub then uses HF_TOKEN / the saved login
+    monkeypatch.setattr(app, "ON_SPACE", True)
+    with pytest.raises(gr.Error, match="Sign in with Hugging Face"):
+        app.hub_token(None, "", write=True)
+    assert app.hub_token(None, "", write=False) is False  # anonymous reads, not the Space's own token
