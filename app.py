@@ -18,18 +18,24 @@ from functools import lru_cache
 
 import gradio as gr
 
-from babybert import attention, fill_mask, load_checkpoint, next_sentence
+from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
 from babybert.hub import pull, push
 from babybert.data import masking_walkthrough, parse_corpus, split_corpus
 from babybert.predict import mask_examples
 from babybert.plots import architecture_figure, attention_figure
-from babybert.worker import WorkerPool
+from babybert.worker import WorkerPool, without_live_model
 from babybert.train import Progress
 from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, check_settings,
                          corpus_summary,
                          example_corpora, make_configs, parse_probes, read_upload, zip_checkpoint)
 
+try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
+    import spaces
+except ImportError:
+    spaces = None
+
 log = logging.getLogger("babybert.app")
+ZERO_GPU = spaces is not None and bool(os.environ.get("SPACES_ZERO_GPU"))
 LIMITS = Limits.from_env()
 SESSIONS = Sessions()
 EXAMPLES = example_corpora()
@@ -119,17 +125,16 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     session.training = True
     view, last = TrainView(), 0.0
     try:
-        with WORKERS.worker() as worker:
-            for events in worker.train(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
+        for events in training_batches(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
                                        corpus_name="your corpus (BabyBERT app)", probes=probe_list):
-                for event in events:
-                    view.update(event)
-                if view.done:
-                    session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
-                    session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
-                elif time.monotonic() - last >= 0.7 or _refresh_now(events, config.eval_every):
-                    last = time.monotonic()
-                    yield _train_outputs(view, out_dir.parent / "live")
+            for event in events:
+                view.update(event)
+            if view.done:
+                session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
+                session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
+            elif time.monotonic() - last >= 0.7 or _refresh_now(events, config.eval_every):
+                last = time.monotonic()
+                yield _train_outputs(view, out_dir.parent / "live")
     except ValueError as e:
         raise gr.Error(str(e)) from None
     except RuntimeError as e:
@@ -140,6 +145,24 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     done = view.done
     yield _train_outputs(view, out_dir.parent / "live",
                          download=zip_checkpoint(done.checkpoint) if done and done.checkpoint else None)
+
+
+def training_batches(docs, model_config, config, **options):
+    """Lists of training events: from a warm worker process, or, on a ZeroGPU Space, from inside
+    spaces.GPU (where alone a GPU exists there)."""
+    if ZERO_GPU:
+        yield from zero_gpu_batches(docs, model_config, config, **options)
+        return
+    with WORKERS.worker() as worker:
+        yield from worker.train(docs, model_config, config, **options)
+
+
+def zero_gpu_batches(docs, model_config, config, **options):
+    @spaces.GPU(duration=int(config.time_budget or LIMITS.max_train_seconds) + 60)  # + evaluation and saving
+    def run():
+        for event in train(docs, model_config, config, **options):
+            yield [without_live_model(event)]
+    yield from run()
 
 
 def _refresh_now(events, eval_every: int) -> bool:

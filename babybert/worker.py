@@ -200,14 +200,21 @@ def _warm_up() -> None:
     torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], fused=False)
 
 
+def without_live_model(event):
+    """The event as another process can receive it: Start and Done without the model and
+    tokenizer (load Done.checkpoint instead)."""
+    from babybert.train import Done, Start
+
+    return replace(event, model=None, tokenizer=None) if isinstance(event, (Start, Done)) else event
+
+
 def _run(conn: Connection, job: dict) -> None:
-    from babybert.train import Done, Eval, Progress, Start, train
+    from babybert.train import Eval, Progress, Start, train
 
     batch, last_sent, eval_every = [], 0.0, job["config"].eval_every
     try:
         for event in train(stop=_StopMessage(conn), **job):
-            if isinstance(event, (Start, Done)):
-                event = replace(event, model=None, tokenizer=None)  # the server loads the saved checkpoint
+            event = without_live_model(event)  # the server loads the saved checkpoint
             if isinstance(event, Progress) and any(isinstance(e, Eval) for e in batch):
                 conn.send(("events", batch))  # an evaluation's results (Eval, Sample, Probes), together
                 batch = []

@@ -1,14 +1,16 @@
 """The Gradio app, launched on 127.0.0.1 and driven through gradio_client, as a user's script would."""
 
 import socket
-from types import SimpleNamespace
 import time
+from types import SimpleNamespace
 
 import pytest
 from gradio_client import Client
 from gradio_client.utils import Status
 
-from .conftest import HUB_TOKENS, READ, WRITE, animal_corpus
+from babybert import Done, Start
+
+from .conftest import HUB_TOKENS, READ, TINY_MODEL, WRITE, animal_corpus, tiny_train_config
 from .hub_server import HubServer
 
 TINY = dict(vocab_size=256, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_seq_len=32,
@@ -188,3 +190,23 @@ def test_hub_token_order_and_never_the_space_owners_token(monkeypatch):
     with pytest.raises(gr.Error, match="Sign in with Hugging Face"):
         app.hub_token(None, "", write=True)
     assert app.hub_token(None, "", write=False) is False  # anonymous reads, not the Space's own token
+
+
+def test_on_zero_gpu_training_runs_inside_spaces_gpu(monkeypatch, documents, tmp_path):
+    """On a ZeroGPU Space a GPU exists only inside @spaces.GPU; the `spaces` package is faked here."""
+    import app
+    durations = []
+
+    class FakeSpaces:
+        @staticmethod
+        def GPU(duration):
+            durations.append(duration)
+            return lambda fn: fn
+
+    monkeypatch.setattr(app, "spaces", FakeSpaces)
+    monkeypatch.setattr(app, "ZERO_GPU", True)
+    config = tiny_train_config(max_steps=5, time_budget=30)
+    events = [e for batch in app.training_batches(documents, TINY_MODEL, config, out_dir=tmp_path / "z") for e in batch]
+    assert durations == [90]  # the time budget plus a minute for evaluating and saving
+    assert isinstance(events[0], Start) and events[0].model is None  # as the worker sends them
+    assert isinstance(events[-1], Done) and events[-1].model is None and events[-1].step == 5
