@@ -61,8 +61,9 @@ class ModelConfig:
 
     @classmethod
     def from_bert_config(cls, config: dict) -> ModelConfig:
-        """Read a transformers BERT `config.json`, refusing what our model cannot represent."""
-        if config.get("model_type") != "bert":
+        """Read a transformers BERT `config.json`, refusing what our model cannot represent. Google's
+        original BERT configs (e.g. google/bert_uncased_L-2_H-128_A-2) have no model_type: BERT."""
+        if config.get("model_type", "bert") != "bert":
             raise ValueError(f"not a BERT checkpoint: config.json has model_type={config.get('model_type')!r}, expected 'bert'")
         if config.get("hidden_act", "gelu") != "gelu":
             raise ValueError(f"unsupported hidden_act {config['hidden_act']!r}: BabyBERT implements 'gelu' only")

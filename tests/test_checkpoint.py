@@ -100,6 +100,16 @@ def test_refuses_configs_we_cannot_load(tmp_path, checkpoint_dir, edit, message)
         load_checkpoint(ckpt)
 
 
+def test_google_configs_without_model_type_are_bert(tmp_path, checkpoint_dir):
+    """The original google/bert_uncased_* configs predate model_type."""
+    ckpt = tmp_path / "google-style"
+    shutil.copytree(checkpoint_dir, ckpt)
+    config = json.loads((ckpt / "config.json").read_text())
+    del config["model_type"]
+    (ckpt / "config.json").write_text(json.dumps(config))
+    assert load_checkpoint(ckpt).model.config.hidden_size == config["hidden_size"]
+
+
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="not a directory"):
         load_checkpoint(tmp_path / "nothing")
