@@ -97,9 +97,12 @@ def test_pull_loads_a_standard_transformers_bert(hub, tmp_path, weights):
              "README.md": b"a published tiny BERT", "flax_model.msgpack": b"not downloaded"}
     if weights == "model.safetensors":
         files[weights] = (folder / "model.safetensors").read_bytes()
-    else:
+    else:  # as google/bert_uncased_L-2_H-128_A-2 has it: pickle weights, a config without model_type
         torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
         files[weights] = (tmp_path / "pytorch_model.bin").read_bytes()
+        config = json.loads(files["config.json"])
+        del config["model_type"]
+        files["config.json"] = json.dumps(config).encode()
     hub.add_repo("google/bert-tiny-test", files)
 
     ckpt = pull("google/bert-tiny-test", endpoint=hub.endpoint, out=tmp_path / "pulled")
