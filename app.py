@@ -123,7 +123,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
     session.stop = threading.Event()
     session.training = True
-    view, last = TrainView(), 0.0
+    view, last, shown = TrainView(), 0.0, {}
     try:
         for events in training_batches(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
                                        corpus_name="your corpus (BabyBERT app)", probes=probe_list):
@@ -134,7 +134,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                 session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
             elif time.monotonic() - last >= 0.7 or _refresh_now(events, config.eval_every):
                 last = time.monotonic()
-                yield _train_outputs(view, out_dir.parent / "live")
+                yield _train_outputs(view, out_dir.parent / "live", shown=shown)
     except ValueError as e:
         raise gr.Error(str(e)) from None
     except RuntimeError as e:
@@ -173,9 +173,19 @@ def _refresh_now(events, eval_every: int) -> bool:
             or (isinstance(last, Progress) and eval_every and last.step % eval_every == 0))
 
 
-def _train_outputs(view: TrainView, plots_dir, download=None):
-    return (view.status, view.png(plots_dir), view.metrics_markdown(), view.samples or None, view.probe_rows or None,
-            gr.update(value=str(download) if download else None, visible=download is not None))
+def _train_outputs(view: TrainView, plots_dir, download=None, shown: dict | None = None):
+    """The Train tab's outputs. With `shown` (what the browser already has), the parts that change
+    only at an evaluation are skipped in between: re-sending tables costs the server CPU that
+    training would otherwise get."""
+    fresh = (len(view.eval_history), len(view.samples), id(view.probe_rows), view.done is not None)
+    if shown is not None and shown.get("tables") == fresh:
+        tables = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    else:
+        tables = (view.metrics_markdown(), view.samples or None, view.probe_rows or None,
+                  gr.update(value=str(download) if download else None, visible=download is not None))
+        if shown is not None:
+            shown["tables"] = fresh
+    return (view.status, view.png(plots_dir), *tables)
 
 
 def settings_ui(tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,

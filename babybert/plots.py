@@ -66,9 +66,10 @@ class LossPlot:
         return self.lines[name]
 
     def update(self, history: list[dict], eval_history: list[dict] = (), max_points: int = 600,
-               live: bool = False) -> None:
+               live: bool = False, expected_steps: float | None = None) -> None:
         """Curves from `history` rows ({step, loss, mlm_loss, nsp_loss}) and eval rows, smoothed
-        over every row, then thinned to `max_points`. `live` leaves room on the x axis to grow."""
+        over every row, then thinned to `max_points`. `live` leaves room on the x axis to grow: to
+        `expected_steps` (an estimate of the run's length) when known, else by doubling."""
         shown = thin(list(range(len(history))), max_points)
         steps = [history[i]["step"] for i in shown]
         top = 0.0
@@ -85,6 +86,8 @@ class LossPlot:
                 self._line(key, self.acc, color=color, label=label, marker="o", linestyle="--", markersize=4).set_data(*zip(*points))
         last = steps[-1] if steps else 1
         xmax = self.ax.get_xlim()[1] if live and self._layout else 0
+        if live and xmax < last and expected_steps and expected_steps > last:
+            xmax = float(_nice_ceiling(1.05 * expected_steps))
         while live and xmax < last:
             xmax = max(100, 2 * xmax)
         self.ax.set_xlim(0, xmax if live else max(last, 1))
@@ -127,6 +130,16 @@ class LossPlot:
             line.set_animated(False)
         self._layout = None
         return self.fig
+
+
+def _nice_ceiling(x: float) -> int:
+    """The smallest 1, 2 or 5 times a power of ten that is at least x.
+
+    >>> [_nice_ceiling(x) for x in (7, 130, 1999, 2001)]
+    [10, 200, 2000, 5000]
+    """
+    power = 10 ** max(0, len(str(int(x))) - 1)
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= x)
 
 
 def loss_figure(history: list[dict], eval_history: list[dict] | None = None, title: str = "Pretraining loss",

@@ -202,6 +202,7 @@ class TrainView:
     status: str = "preparing: tokenizer and data…"
     start: Start | None = None
     done: Done | None = None
+    expected_steps: float | None = None  # how many steps the run will take, estimated as it goes
     plot: LossPlot = field(default_factory=lambda: LossPlot("Pretraining loss (live)", dpi=80), repr=False)
 
     def update(self, event) -> None:
@@ -210,6 +211,8 @@ class TrainView:
             self.status = (f"training {event.num_parameters:,} parameters on {event.train.sentences:,} sentences "
                            f"({event.train.tokens:,} tokens), vocabulary {event.vocab_size:,}, device {event.device}")
         elif isinstance(event, Progress):
+            if event.step >= 20 and event.fraction > 0:  # past the first, slower steps
+                self.expected_steps = event.step / event.fraction
             self.history.append({"step": event.step, "loss": event.loss, "mlm_loss": event.mlm_loss,
                                  "nsp_loss": event.nsp_loss, "lr": event.lr})
             left = event.elapsed / event.fraction - event.elapsed if event.fraction > 0 else float("nan")
@@ -236,7 +239,7 @@ class TrainView:
         """The live plot as a new PNG file (a new name, so the browser fetches it), old ones removed."""
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"loss-{len(self.history)}.png"
-        self.plot.update(self.history, self.eval_history, max_points=300, live=True)
+        self.plot.update(self.history, self.eval_history, max_points=300, live=True, expected_steps=self.expected_steps)
         self.plot.png(path)
         for old in directory.glob("loss-*.png"):
             if old != path:

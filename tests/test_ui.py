@@ -125,3 +125,5 @@ def test_live_plot_redraws_only_the_curves_until_the_axes_must_change(tmp_path):
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "cheap.png")))
     plot.update(rows + [{"step": 150, "loss": 0.1, "mlm_loss": 0.1, "nsp_loss": 0.1}], live=True)
     assert plot.ax.get_xlim() == (0, 200)  # the x range doubles when the run outgrows it
+    plot.update(rows + [{"step": 250, "loss": 0.1, "mlm_loss": 0.1, "nsp_loss": 0.1}], live=True, expected_steps=1500)
+    assert plot.ax.get_xlim() == (0, 2000)  # or grows at once to the expected length of the run
