@@ -69,11 +69,11 @@ def session_of(request: gr.Request):
 def model_for(session, which: str):
     if which == "trained":
         if session.trained is None:
-            raise gr.Error("You have not trained a model yet: train one in the Train tab, or pick the default model.")
+            raise user_error("You have not trained a model yet: train one in the Train tab, or pick the default model.")
         return session.trained
     if which == "pulled":
         if session.pulled is None:
-            raise gr.Error("You have not pulled a model yet: pull one in the Hub tab, or pick the default model.")
+            raise user_error("You have not pulled a model yet: pull one in the Hub tab, or pick the default model.")
         return session.pulled
     return default_model()
 
@@ -84,13 +84,18 @@ def current_path(session):
     return latest.path if latest is not None else DEFAULT_CHECKPOINT
 
 
+def user_error(message: str) -> gr.Error:
+    """A message for the user, without a traceback in the server's console."""
+    return gr.Error(message, print_exception=False)
+
+
 @contextmanager
 def user_errors():
     """A ValueError is a user mistake with a message: show it as a gr.Error, never a traceback."""
     try:
         yield
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise user_error(str(e)) from None
 
 
 # ----------------------------------------------------------------------------- Train
@@ -118,7 +123,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
             epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget, seed=seed)
         probe_list = parse_probes(probes)
     if session.training:
-        raise gr.Error("This session is already training; press Stop first.")
+        raise user_error("This session is already training; press Stop first.")
     init = current_path(session) if start_from == "continue" else None
     out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
     session.stop = threading.Event()
@@ -136,10 +141,10 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                 last = time.monotonic()
                 yield _train_outputs(view, out_dir.parent / "live", shown=shown)
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise user_error(str(e)) from None
     except RuntimeError as e:
         log.error("training failed: %s", e)
-        raise gr.Error(f"Training failed: {e}") from None
+        raise user_error(f"Training failed: {e}") from None
     finally:
         session.training = False
     done = view.done
@@ -326,7 +331,7 @@ def hub_token(oauth_token, typed: str, write: bool):
         return typed.strip()
     if ON_SPACE:
         if write:
-            raise gr.Error("Sign in with Hugging Face (the button above), or paste an access token with write access.")
+            raise user_error("Sign in with Hugging Face (the button above), or paste an access token with write access.")
         return False  # read public repositories anonymously
     return None
 

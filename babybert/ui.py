@@ -239,7 +239,8 @@ class TrainView:
         """The live plot as a new PNG file (a new name, so the browser fetches it), old ones removed."""
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"loss-{len(self.history)}.png"
-        self.plot.update(self.history, self.eval_history, max_points=300, live=True, expected_steps=self.expected_steps)
+        live = self.done is None  # once finished, the x axis fits the run
+        self.plot.update(self.history, self.eval_history, max_points=300, live=live, expected_steps=self.expected_steps)
         self.plot.png(path)
         for old in directory.glob("loss-*.png"):
             if old != path:

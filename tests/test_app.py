@@ -115,7 +115,7 @@ def test_bad_training_input_is_a_clear_error(server, overrides, message):
         client.predict(**args, api_name="/train")
 
 
-def test_playground_errors_are_messages(server):
+def test_playground_errors_are_messages(server, capfd):
     client = Client(server, verbose=False)
     with pytest.raises(Exception, match="no \\[MASK\\]"):
         client.predict("no mask here", 3, "default", False, "default", api_name="/fill_mask")
@@ -124,6 +124,7 @@ def test_playground_errors_are_messages(server):
     # the server is still fine afterwards
     _, _, raw = client.predict("the cow says [MASK].", 1, "default", False, "default", api_name="/fill_mask")
     assert raw["default"][0][0]["token"] == "moo"
+    assert "Traceback" not in capfd.readouterr().err  # a user's mistake is not the server's problem: no console spam
 
 
 def test_attention_heatmap_and_its_errors(server):
