@@ -134,6 +134,8 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                                        corpus_name="your corpus (BabyBERT app)", probes=probe_list):
             for event in events:
                 view.update(event)
+            if not events:  # nothing new for a while: an evaluation, or the final one and saving
+                view.waiting(config.eval_every)
             if view.done:
                 session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
                 session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
@@ -159,7 +161,7 @@ def training_batches(docs, model_config, config, **options):
         yield from zero_gpu_batches(docs, model_config, config, **options)
         return
     with WORKERS.worker() as worker:
-        yield from worker.train(docs, model_config, config, **options)
+        yield from worker.train(docs, model_config, config, heartbeat=0.6, **options)
 
 
 def zero_gpu_batches(docs, model_config, config, **options):
@@ -173,6 +175,8 @@ def zero_gpu_batches(docs, model_config, config, **options):
 def _refresh_now(events, eval_every: int) -> bool:
     """Start, the first step, an evaluation's results, and the last step before an evaluation
     (which takes a few tenths of a second) are shown at once; other steps about once a second."""
+    if not events:
+        return False
     last = events[-1]
     return (any(not isinstance(e, Progress) or e.step == 1 for e in events)
             or (isinstance(last, Progress) and eval_every and last.step % eval_every == 0))

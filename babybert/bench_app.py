@@ -69,13 +69,13 @@ def _start_app(runs_dir: Path):
 
 
 def _app_round(client, settings: dict, corpus: str, stop_after: float | None = None) -> dict:
-    """One /train call; the time of each streamed update that carries a plot."""
+    """One /train call; the time of each streamed update that shows the plot of a step."""
     args = dict(settings, corpus=corpus, start_from="scratch", probes="")
     t0 = time.perf_counter()
     job = client.submit(**args, api_name="/train")
     times, stop_asked = [], None
     for update in job:
-        if update[1]:  # the plot
+        if update[1] and "step **" in update[0]:  # a plot with at least one training step on it
             times.append(time.perf_counter() - t0)
         if stop_after and stop_asked is None and times and times[-1] >= stop_after:
             stop_asked = time.perf_counter() - t0

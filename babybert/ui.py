@@ -203,6 +203,7 @@ class TrainView:
     start: Start | None = None
     done: Done | None = None
     expected_steps: float | None = None  # how many steps the run will take, estimated as it goes
+    fraction: float = 0.0  # of the way to the first limit
     plot: LossPlot = field(default_factory=lambda: LossPlot("Pretraining loss (live)", dpi=80), repr=False)
 
     def update(self, event) -> None:
@@ -213,6 +214,7 @@ class TrainView:
         elif isinstance(event, Progress):
             if event.step >= 20 and event.fraction > 0:  # past the first, slower steps
                 self.expected_steps = event.step / event.fraction
+            self.fraction = event.fraction
             self.history.append({"step": event.step, "loss": event.loss, "mlm_loss": event.mlm_loss,
                                  "nsp_loss": event.nsp_loss, "lr": event.lr})
             left = event.elapsed / event.fraction - event.elapsed if event.fraction > 0 else float("nan")
@@ -234,6 +236,15 @@ class TrainView:
                        "stopped": "stopped"}
             speed = f", {event.info['tokens_per_sec']:,} tokens/s" if "tokens_per_sec" in event.info else ""
             self.status = f"finished after {event.step:,} steps in {event.elapsed:.0f} s ({reasons[event.reason]}){speed}"
+
+    def waiting(self, eval_every: int) -> None:
+        """Say why nothing is moving: after the last step before an evaluation, or at the end."""
+        last = self.history[-1]["step"] if self.history else 0
+        if "evaluating" in self.status or not last:
+            return
+        if self.fraction >= 1 or (eval_every and last % eval_every == 0):
+            self.status += (" · final evaluation and saving…" if self.fraction >= 1
+                            else " · evaluating on held-out text…")
 
     def png(self, directory: Path) -> str:
         """The live plot as a new PNG file (a new name, so the browser fetches it), old ones removed."""

@@ -61,9 +61,11 @@ class Worker:
         return self.process.poll() is None
 
     def train(self, documents, model_config, config, *, out_dir, init=None, stop: threading.Event | None = None,
-              corpus_name: str = "corpus", probes=(), poll: float = 0.1) -> Iterator:
+              corpus_name: str = "corpus", probes=(), poll: float = 0.1, heartbeat: float | None = None) -> Iterator:
         """`babybert.train.train` in the worker, its events yielded here in lists. `init` is a
-        checkpoint path. Closing the iterator early stops the training and frees the worker."""
+        checkpoint path. With `heartbeat`, an empty list comes when nothing has arrived for that
+        many seconds (during an evaluation), so a live view can say so. Closing the iterator
+        early stops the training and frees the worker."""
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("this worker is already training")
         stop = stop or threading.Event()
@@ -72,14 +74,19 @@ class Worker:
             job = {"documents": documents, "model_config": model_config, "config": config, "out_dir": str(out_dir),
                    "init": str(init) if init else None, "corpus_name": corpus_name, "probes": list(probes)}
             self._send("train", job)
+            last = time.monotonic()
             while True:
                 if stop.is_set() and not stop_sent:
                     self._send("stop")
                     stop_sent = True
                 if not self._wait(poll):
+                    if heartbeat and time.monotonic() - last >= heartbeat:
+                        last = time.monotonic()
+                        yield []
                     continue
                 kind, payload = self._recv()
                 if kind == "events":
+                    last = time.monotonic()
                     yield payload
                 elif kind == "error":
                     ended = True

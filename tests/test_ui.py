@@ -128,3 +128,19 @@ def test_live_plot_redraws_only_the_curves_until_the_axes_must_change(tmp_path):
     assert plot.ax.get_xlim() == (0, 200)  # the x range doubles when the run outgrows it
     plot.update(rows + [{"step": 250, "loss": 0.1, "mlm_loss": 0.1, "nsp_loss": 0.1}], live=True, expected_steps=1500)
     assert plot.ax.get_xlim() == (0, 2000)  # or grows at once to the expected length of the run
+
+
+def test_view_says_why_nothing_moves_during_an_evaluation():
+    view = TrainView()
+    view.waiting(eval_every=100)
+    assert view.status.startswith("preparing")  # before the first step: nothing to add
+    view.update(Progress(99, 0.2, 3.0, 0.7, 3.7, 1e-3, 1000.0, 3.0, 0.5))
+    view.waiting(eval_every=100)
+    assert "evaluating" not in view.status  # a step between evaluations: just a slow machine
+    view.update(Progress(100, 0.2, 3.0, 0.7, 3.7, 1e-3, 1000.0, 3.0, 0.5))
+    view.waiting(eval_every=100)
+    view.waiting(eval_every=100)
+    assert view.status.endswith("· evaluating on held-out text…") and view.status.count("evaluating") == 1
+    view.update(Progress(130, 0.3, 3.0, 0.7, 3.7, 1e-3, 1000.0, 60.0, 1.0))
+    view.waiting(eval_every=100)
+    assert view.status.endswith("· final evaluation and saving…")
