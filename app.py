@@ -128,19 +128,25 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
     session.stop = threading.Event()
     session.training = True
-    view, last, shown = TrainView(), 0.0, {}
+    view, shown = TrainView(), {}
+    last = heard = time.monotonic()  # last refresh sent; last events received
+    unseen = False  # events received since the last refresh
     try:
+        # batches arrive a few times a second, and an empty one every 0.1 s in between: a clock
         for events in training_batches(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
                                        corpus_name="your corpus (BabyBERT app)", probes=probe_list):
             for event in events:
                 view.update(event)
-            if not events:  # nothing new for a while: an evaluation, or the final one and saving
-                view.waiting(config.eval_every)
+            now = time.monotonic()
+            if events:
+                unseen, heard = True, now
+            elif now - heard >= 0.6:  # nothing new for a while: an evaluation, or the final one and saving
+                unseen = view.waiting(config.eval_every) or unseen
             if view.done:
                 session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
                 session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
-            elif time.monotonic() - last >= 0.7 or _refresh_now(events, config.eval_every):
-                last = time.monotonic()
+            elif unseen and (now - last >= 0.6 or _refresh_now(events, config.eval_every)):
+                last, unseen = now, False
                 yield _train_outputs(view, out_dir.parent / "live", shown=shown)
     except ValueError as e:
         raise user_error(str(e)) from None
@@ -161,7 +167,7 @@ def training_batches(docs, model_config, config, **options):
         yield from zero_gpu_batches(docs, model_config, config, **options)
         return
     with WORKERS.worker() as worker:
-        yield from worker.train(docs, model_config, config, heartbeat=0.6, **options)
+        yield from worker.train(docs, model_config, config, heartbeat=0.1, **options)
 
 
 def zero_gpu_batches(docs, model_config, config, **options):

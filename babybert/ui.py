@@ -237,14 +237,17 @@ class TrainView:
             speed = f", {event.info['tokens_per_sec']:,} tokens/s" if "tokens_per_sec" in event.info else ""
             self.status = f"finished after {event.step:,} steps in {event.elapsed:.0f} s ({reasons[event.reason]}){speed}"
 
-    def waiting(self, eval_every: int) -> None:
-        """Say why nothing is moving: after the last step before an evaluation, or at the end."""
+    def waiting(self, eval_every: int) -> bool:
+        """Say why nothing is moving: after the last step before an evaluation, or at the end.
+        True if the status changed."""
         last = self.history[-1]["step"] if self.history else 0
         if "evaluating" in self.status or not last:
-            return
+            return False
         if self.fraction >= 1 or (eval_every and last % eval_every == 0):
             self.status += (" · final evaluation and saving…" if self.fraction >= 1
                             else " · evaluating on held-out text…")
+            return True
+        return False
 
     def png(self, directory: Path) -> str:
         """The live plot as a new PNG file (a new name, so the browser fetches it), old ones removed."""
