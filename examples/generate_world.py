@@ -323,6 +323,24 @@ PEOPLE = [
 
 # ----------------------------------------------------------------------------- document builders
 
+# facts only some animals have: (animal, chance, (singular, plural))
+ANIMAL_EXTRAS = [
+    ("spider", 0.6, ("{S} spins a web to catch flies.", "{P} spin webs to catch flies.")),
+    ("bee", 0.6, ("{S} makes honey.", "{P} make honey.")),
+    ("butterfly", 0.6, ("a butterfly starts life as a caterpillar.",) * 2),
+    ("frog", 0.6, ("{S} can jump very far.", "{P} can jump very far.")),
+    ("elephant", 0.6, ("{S} has a long trunk.", "{P} have long trunks.")),
+    ("elephant", 0.5, ("{S} makes a loud trumpet sound.", "{P} make a loud trumpet sound.")),
+    ("giraffe", 0.6, ("{S} has a very long neck.", "{P} have very long necks.")),
+    ("camel", 0.6, ("{S} can walk for days without water.", "{P} can walk for days without water.")),
+    ("owl", 0.6, ("{S} hunts at night.", "{P} hunt at night.")),
+    ("penguin", 0.6, ("{S} cannot fly, but it swims very well.", "{P} cannot fly, but they swim very well.")),
+    ("hen", 0.6, ("{S} lays eggs.", "{P} lay eggs.")),
+    ("cow", 0.6, ("{S} gives us milk.", "{P} give us milk.")),
+    ("sheep", 0.6, ("we make wool from the coat of a sheep.",) * 2),
+]
+
+
 class World:
     """Builds documents. Entities are drawn from shuffled decks so that every entity appears
     about equally often."""
@@ -591,32 +609,9 @@ class World:
                              (f"{{S}} likes to eat {food}.", f"{{P}} like to eat {food}.")]))
         if baby is not None and r.maybe(0.5):
             facts.append((f"a baby {name} is called {article(baby)} {baby}.",) * 2)
-        if name == "spider" and r.maybe(0.6):
-            facts.append(("{S} spins a web to catch flies.", "{P} spin webs to catch flies."))
-        if name == "bee" and r.maybe(0.6):
-            facts.append(("{S} makes honey.", "{P} make honey."))
-        if name == "butterfly" and r.maybe(0.6):
-            facts.append(("a butterfly starts life as a caterpillar.",) * 2)
-        if name == "frog" and r.maybe(0.6):
-            facts.append(("{S} can jump very far.", "{P} can jump very far."))
-        if name == "elephant" and r.maybe(0.6):
-            facts.append(("{S} has a long trunk.", "{P} have long trunks."))
-        if name == "elephant" and r.maybe(0.5):
-            facts.append(("{S} makes a loud trumpet sound.", "{P} make a loud trumpet sound."))
-        if name == "giraffe" and r.maybe(0.6):
-            facts.append(("{S} has a very long neck.", "{P} have very long necks."))
-        if name == "camel" and r.maybe(0.6):
-            facts.append(("{S} can walk for days without water.", "{P} can walk for days without water."))
-        if name == "owl" and r.maybe(0.6):
-            facts.append(("{S} hunts at night.", "{P} hunt at night."))
-        if name == "penguin" and r.maybe(0.6):
-            facts.append(("{S} cannot fly, but it swims very well.", "{P} cannot fly, but they swim very well."))
-        if name == "hen" and r.maybe(0.6):
-            facts.append(("{S} lays eggs.", "{P} lay eggs."))
-        if name == "cow" and r.maybe(0.6):
-            facts.append(("{S} gives us milk.", "{P} give us milk."))
-        if name == "sheep" and r.maybe(0.6):
-            facts.append(("we make wool from the coat of a sheep.",) * 2)
+        for animal, chance, fact in ANIMAL_EXTRAS:  # in this order: the draws decide the corpus
+            if name == animal and r.maybe(chance):
+                facts.append(fact)
         first = facts[0]
         rest = facts[1:]
         r.rng.shuffle(rest)
