@@ -19,15 +19,14 @@ from functools import lru_cache
 import gradio as gr
 
 from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
-from babybert.hub import pull, push
 from babybert.data import masking_walkthrough, parse_corpus, split_corpus
-from babybert.predict import mask_examples
+from babybert.hub import pull, push
 from babybert.plots import architecture_figure, attention_figure
-from babybert.worker import WorkerPool, without_live_model
+from babybert.predict import mask_examples, parse_probes
 from babybert.train import Progress
 from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, check_settings,
-                         corpus_summary,
-                         example_corpora, make_configs, parse_probes, read_upload, zip_checkpoint)
+                         corpus_summary, example_corpora, make_configs, pulled_summary, read_upload, zip_checkpoint)
+from babybert.worker import WorkerPool, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
     import spaces
@@ -180,7 +179,7 @@ def zero_gpu_batches(docs, model_config, config, **options):
 
 def _refresh_now(events, eval_every: int) -> bool:
     """Start, the first step, an evaluation's results, and the last step before an evaluation
-    (which takes a few tenths of a second) are shown at once; other steps about once a second."""
+    (which takes a few tenths of a second) are shown at once; other steps at the next tick."""
     if not events:
         return False
     last = events[-1]
@@ -363,30 +362,7 @@ def pull_ui(repo_id, revision, token, oauth_token, request: gr.Request):
         ckpt = pull(repo_id, revision=(revision or "").strip() or None, endpoint=HUB_ENDPOINT,
                     token=hub_token(oauth_token, token, write=False), out=out)
     session.pulled, session.latest = ckpt, "pulled"
-    return describe_pulled(repo_id.strip(), ckpt)
-
-
-def describe_pulled(repo_id: str, ckpt) -> str:
-    cfg, info = ckpt.model.config, ckpt.info
-    lines = [f"**Pulled `{repo_id}`**: now the current model in Fill-mask, Next sentence and Model, and the "
-             "starting point of *continue from the current model* in Train.", "",
-             "| | |", "|---|---|",
-             f"| parameters | {ckpt.model.num_parameters():,} |",
-             f"| layers / hidden / heads / feed-forward | {cfg.num_hidden_layers} / {cfg.hidden_size} / "
-             f"{cfg.num_attention_heads} / {cfg.intermediate_size} |",
-             f"| vocabulary / max length | {cfg.vocab_size:,} / {cfg.max_position_embeddings} |",
-             f"| made by | {'BabyBERT ' + info.get('babybert_version', '') if info else 'another tool (a transformers BERT)'} |"]
-    metrics = info.get("metrics") or {}
-    if metrics.get("mlm_accuracy") is not None:
-        lines.append(f"| held-out MLM accuracy (from its card) | {metrics['mlm_accuracy']:.1%} |")
-    card = ckpt.path / "README.md" if ckpt.path else None
-    if card is not None and card.is_file():
-        text = card.read_text(encoding="utf-8", errors="replace")
-        body = text.split("---", 2)[-1] if text.startswith("---") else text
-        summary = next((p.strip() for p in body.split("\n\n") if p.strip() and not p.lstrip().startswith(("#", "|", "!", "<"))), "")
-        if summary:
-            lines += ["", "**From its model card:** " + " ".join(summary.split())[:600]]
-    return "\n".join(lines)
+    return pulled_summary(repo_id.strip(), ckpt)
 
 
 # Gradio passes the signed-in user's token to a parameter annotated gr.OAuthToken; outside a Space

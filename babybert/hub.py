@@ -202,13 +202,14 @@ def pull(repo_id: str, revision: str | None = None, endpoint: str | None = None,
         try:
             snapshot_download(**download, local_dir=tmp)
             shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping for local_dir
-            _load_pulled(tmp, repo_id)  # complete and loadable, or an error and nothing replaced
+            ckpt = _load_pulled(tmp, repo_id)  # complete and loadable, or an error and nothing replaced
             if out.exists():
                 shutil.rmtree(out)
             tmp.rename(out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return _load_pulled(out, repo_id)
+        ckpt.path = out
+        return ckpt
 
 
 def _check_files(repo_id: str, files: set[str]) -> None:
@@ -222,8 +223,6 @@ def _check_files(repo_id: str, files: set[str]) -> None:
 
 
 def _load_pulled(path: Path, repo_id: str) -> Checkpoint:
-    if not (path / "config.json").is_file():
-        raise HubError(f"{repo_id} is not a BERT checkpoint: it has no config.json")
     try:
         return load_checkpoint(path)
     except ValueError as e:

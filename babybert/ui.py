@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from huggingface_hub import ModelCard
+
 from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import decode_text, parse_corpus
 from .plots import LossPlot
-from .predict import parse_probes  # noqa: F401  (the app parses the probe box with it)
 from .train import Done, Eval, Probes, Progress, Sample, Start
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -202,7 +203,6 @@ class TrainView:
     status: str = "preparing: tokenizer and data…"
     start: Start | None = None
     done: Done | None = None
-    expected_steps: float | None = None  # how many steps the run will take, estimated as it goes
     fraction: float = 0.0  # of the way to the first limit
     plot: LossPlot = field(default_factory=lambda: LossPlot("Pretraining loss (live)", dpi=80), repr=False)
 
@@ -212,8 +212,6 @@ class TrainView:
             self.status = (f"training {event.num_parameters:,} parameters on {event.train.sentences:,} sentences "
                            f"({event.train.tokens:,} tokens), vocabulary {event.vocab_size:,}, device {event.device}")
         elif isinstance(event, Progress):
-            if event.step >= 20 and event.fraction > 0:  # past the first, slower steps
-                self.expected_steps = event.step / event.fraction
             self.fraction = event.fraction
             self.history.append({"step": event.step, "loss": event.loss, "mlm_loss": event.mlm_loss,
                                  "nsp_loss": event.nsp_loss, "lr": event.lr})
@@ -236,6 +234,12 @@ class TrainView:
                        "stopped": "stopped"}
             speed = f", {event.info['tokens_per_sec']:,} tokens/s" if "tokens_per_sec" in event.info else ""
             self.status = f"finished after {event.step:,} steps in {event.elapsed:.0f} s ({reasons[event.reason]}){speed}"
+
+    @property
+    def expected_steps(self) -> float | None:
+        """How many steps the run will take, from how far it has got (past the first, slower steps)."""
+        step = self.history[-1]["step"] if self.history else 0
+        return step / self.fraction if step >= 20 and self.fraction > 0 else None
 
     def waiting(self, eval_every: int) -> bool:
         """Say why nothing is moving: after the last step before an evaluation, or at the end.
@@ -278,3 +282,27 @@ def zip_checkpoint(directory: Path) -> Path:
     """A zip of the checkpoint next to it, for the download button."""
     archive = shutil.make_archive(str(directory), "zip", root_dir=directory.parent, base_dir=directory.name)
     return Path(archive)
+
+
+def pulled_summary(repo_id: str, ckpt: Checkpoint) -> str:
+    """What the Hub tab says about a pulled model: its shape, its metrics, and its card's first paragraph."""
+    cfg, info = ckpt.model.config, ckpt.info
+    made_by = f"BabyBERT {info.get('babybert_version', '')}" if info else "another tool (a transformers BERT)"
+    lines = [f"**Pulled `{repo_id}`**: now the current model in Fill-mask, Next sentence and Model, and the "
+             "starting point of *continue from the current model* in Train.", "",
+             "| | |", "|---|---|",
+             f"| parameters | {ckpt.model.num_parameters():,} |",
+             f"| layers / hidden / heads / feed-forward | {cfg.num_hidden_layers} / {cfg.hidden_size} / "
+             f"{cfg.num_attention_heads} / {cfg.intermediate_size} |",
+             f"| vocabulary / max length | {cfg.vocab_size:,} / {cfg.max_position_embeddings} |",
+             f"| made by | {made_by} |"]
+    metrics = info.get("metrics") or {}
+    if metrics.get("mlm_accuracy") is not None:
+        lines.append(f"| held-out MLM accuracy (from its card) | {metrics['mlm_accuracy']:.1%} |")
+    card = ckpt.path / "README.md" if ckpt.path else None
+    if card is not None and card.is_file():
+        body = ModelCard.load(card).text  # without the YAML front matter
+        summary = next((p for p in body.split("\n\n") if p.strip() and not p.lstrip().startswith(("#", "|", "!", "<"))), "")
+        if summary:
+            lines += ["", "**From its model card:** " + " ".join(summary.split())[:600]]
+    return "\n".join(lines)

@@ -64,7 +64,7 @@ class Worker:
               corpus_name: str = "corpus", probes=(), poll: float = 0.1, heartbeat: float | None = None) -> Iterator:
         """`babybert.train.train` in the worker, its events yielded here in lists. `init` is a
         checkpoint path. With `heartbeat`, an empty list comes when nothing has arrived for that
-        many seconds (during an evaluation), so a live view can say so. Closing the iterator
+        many seconds, a clock for a live view (and a sign of an evaluation). Closing the iterator
         early stops the training and frees the worker."""
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("this worker is already training")

@@ -7,8 +7,9 @@ from PIL import Image
 from babybert import BabyBert, Done, Eval, ModelConfig, Progress, Sample, Start
 from babybert.data import CorpusStats
 from babybert.plots import LossPlot
-from babybert.predict import Candidate, MaskedExample
-from babybert.ui import DEFAULT_SETTINGS, Limits, check_settings, Sessions, TrainView, corpus_summary, estimate_parameters, make_configs, parse_probes
+from babybert.predict import Candidate, MaskedExample, parse_probes
+from babybert.ui import (DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_settings, corpus_summary, estimate_parameters,
+                         make_configs)
 
 SLIDERS = DEFAULT_SETTINGS
 
