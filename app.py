@@ -7,6 +7,7 @@ This file only wires Gradio components to babybert functions; helpers live in ba
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import random
@@ -129,7 +130,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     session.training = True
     view, shown = TrainView(), {}
     last = heard = time.monotonic()  # last refresh sent; last events received
-    unseen = False  # events received since the last refresh
+    unseen, finished = False, False  # events received since the last refresh; Done received
     try:
         # batches arrive a few times a second, and an empty one every 0.1 s in between: a clock
         for events in training_batches(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
@@ -141,10 +142,12 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                 unseen, heard = True, now
             elif now - heard >= 0.6:  # nothing new for a while: an evaluation, or the final one and saving
                 unseen = view.waiting(config.eval_every) or unseen
-            if view.done:
+            if view.done and not finished:  # the final metrics first; then the model is loaded and zipped
+                finished = True
+                yield _train_outputs(view, out_dir.parent / "live")
                 session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
                 session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
-            elif unseen and (now - last >= 0.6 or _refresh_now(events, config.eval_every)):
+            elif not finished and unseen and (now - last >= 0.6 or _refresh_now(events, config.eval_every)):
                 last, unseen = now, False
                 yield _train_outputs(view, out_dir.parent / "live", shown=shown)
     except ValueError as e:
@@ -405,7 +408,8 @@ sentence; `[MASK]` marks a hidden piece; `[PAD]` fills short rows of a batch and
 
 def build_demo() -> gr.Blocks:
     D = DEFAULT_SETTINGS
-    with gr.Blocks(title="BabyBERT") as demo:
+    # every live plot is a new file in Gradio's cache: delete those older than an hour, every 10 minutes
+    with gr.Blocks(title="BabyBERT", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# BabyBERT\nPretrain a tiny BERT from scratch on your own text, watch it learn, then play with it.")
         with gr.Tab("Train"):
             with gr.Row():
@@ -569,6 +573,9 @@ def main() -> None:
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(),
                 css=".small {font-size: 0.85em; opacity: 0.8}", prevent_thread_lock=True)
     WORKERS.start()  # warm up the training process now, not at the first Start
+    # what exists now lives as long as the server: keep the collector off it, or a full collection
+    # (~250 ms measured) every so often stalls the live plot and everyone's predictions
+    gc.freeze()
     try:
         while True:
             time.sleep(3600)

@@ -69,21 +69,24 @@ def _start_app(runs_dir: Path):
 
 
 def _app_round(client, settings: dict, corpus: str, stop_after: float | None = None) -> dict:
-    """One /train call; the time of each streamed update that shows the plot of a step."""
+    """One /train call; the time of each streamed update that shows a new plot with a step on it."""
     args = dict(settings, corpus=corpus, start_from="scratch", probes="")
     t0 = time.perf_counter()
     job = client.submit(**args, api_name="/train")
-    times, stop_asked = [], None
+    times, stop_asked, shown, finished = [], None, None, None
     for update in job:
-        if update[1] and "step **" in update[0]:  # a plot with at least one training step on it
+        if finished is None and update[0].startswith("finished"):  # the final metrics are shown
+            finished = time.perf_counter() - t0
+        plot = update[1].get("path") if isinstance(update[1], dict) else update[1]  # a file, named after what it shows
+        if plot and plot != shown and "step **" in update[0]:  # a new picture, with a training step on it
             times.append(time.perf_counter() - t0)
+            shown = plot
         if stop_after and stop_asked is None and times and times[-1] >= stop_after:
             stop_asked = time.perf_counter() - t0
             client.predict(api_name="/stop")
-    end = time.perf_counter() - t0
     gaps = [b - a for a, b in zip(times[:-1], times[1:-1])]  # the last update waits for the final evaluation
     return {"first_plot_s": times[0] if times else None, "gaps": gaps,
-            "stop_s": end - stop_asked if stop_asked is not None else None, "updates": len(times)}
+            "stop_s": finished - stop_asked if stop_asked is not None and finished else None, "updates": len(times)}
 
 
 def run_app_bench(budget: float = 20, rounds: int = 2, corpus: str | Path | None = None) -> dict:

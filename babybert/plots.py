@@ -58,6 +58,10 @@ class LossPlot:
         self.fig.suptitle(title, x=0.08, y=0.98, ha="left", fontsize=11)
         self.fig.subplots_adjust(left=0.08, right=0.92, top=0.84, bottom=0.12)  # fixed: tight_layout costs 0.1 s
         self.lines: dict[str, object] = {}  # curve name -> Line2D, created when its data first arrives
+        # a pause in the run (an evaluation), marked at its step: a refresh when no step moves
+        self.pause_line = self.ax.axvline(0, color="#888888", linestyle=":", linewidth=1.2, visible=False, animated=True)
+        self.pause_text = self.ax.text(0, 0.97, "", transform=self.ax.get_xaxis_transform(), va="top",
+                                       fontsize=8, color="#555555", visible=False, animated=True)
         self._layout, self._background = None, None
 
     def _line(self, name: str, axes, **style):
@@ -66,10 +70,11 @@ class LossPlot:
         return self.lines[name]
 
     def update(self, history: list[dict], eval_history: list[dict] = (), max_points: int = 600,
-               live: bool = False, expected_steps: float | None = None) -> None:
+               live: bool = False, expected_steps: float | None = None, pause: str = "") -> None:
         """Curves from `history` rows ({step, loss, mlm_loss, nsp_loss}) and eval rows, smoothed
         over every row, then thinned to `max_points`. `live` leaves room on the x axis to grow: to
-        `expected_steps` (an estimate of the run's length) when known, else by doubling."""
+        `expected_steps` (an estimate of the run's length) when known, else by doubling. `pause`
+        says why the run is not moving (such as an evaluation), marked at the last step."""
         shown = thin(list(range(len(history))), max_points)
         steps = [history[i]["step"] for i in shown]
         top = 0.0
@@ -91,6 +96,11 @@ class LossPlot:
         while live and xmax < last:
             xmax = max(100, 2 * xmax)
         self.ax.set_xlim(0, xmax if live else max(last, 1))
+        self.pause_line.set_xdata([last, last])
+        right = last > 0.6 * self.ax.get_xlim()[1]  # the note goes where there is room
+        self.pause_text.set(x=last, text=f"{pause} " if right else f" {pause}", ha="right" if right else "left")
+        for artist in (self.pause_line, self.pause_text):
+            artist.set_visible(bool(pause))
         ymax = self.ax.get_ylim()[1] if live and self._layout else 0
         if top * 1.05 > ymax or not live:
             self.ax.set_ylim(0, max(top * 1.05, 0.1))
@@ -118,8 +128,9 @@ class LossPlot:
             self._layout = layout
         else:
             self.canvas.restore_region(self._background)
-        for line in self.lines.values():
-            line.axes.draw_artist(line)
+        for artist in (*self.lines.values(), self.pause_line, self.pause_text):
+            if artist.get_visible():
+                artist.axes.draw_artist(artist)
         width, height = self.canvas.get_width_height()
         Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(path, compress_level=1)
 

@@ -204,9 +204,11 @@ class TrainView:
     start: Start | None = None
     done: Done | None = None
     fraction: float = 0.0  # of the way to the first limit
+    pause: str = ""  # why no step moves (an evaluation), while it lasts
     plot: LossPlot = field(default_factory=lambda: LossPlot("Pretraining loss (live)", dpi=80), repr=False)
 
     def update(self, event) -> None:
+        self.pause = ""
         if isinstance(event, Start):
             self.start = event
             self.status = (f"training {event.num_parameters:,} parameters on {event.train.sentences:,} sentences "
@@ -242,23 +244,26 @@ class TrainView:
         return step / self.fraction if step >= 20 and self.fraction > 0 else None
 
     def waiting(self, eval_every: int) -> bool:
-        """Say why nothing is moving: after the last step before an evaluation, or at the end.
-        True if the status changed."""
+        """Say why nothing is moving, in the status and on the plot: after the last step before
+        an evaluation, or at the end. True if the view changed."""
         last = self.history[-1]["step"] if self.history else 0
-        if "evaluating" in self.status or not last:
+        if self.pause or not last:
             return False
         if self.fraction >= 1 or (eval_every and last % eval_every == 0):
-            self.status += (" · final evaluation and saving…" if self.fraction >= 1
-                            else " · evaluating on held-out text…")
+            self.pause = "final evaluation and saving…" if self.fraction >= 1 else "evaluating on held-out text…"
+            self.status += " · " + self.pause
             return True
         return False
 
     def png(self, directory: Path) -> str:
-        """The live plot as a new PNG file (a new name, so the browser fetches it), old ones removed."""
+        """The live plot as a PNG file named after what it shows (a new name when there is something
+        new, so the browser fetches it), old ones removed."""
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"loss-{len(self.history)}.png"
+        state = "-final" if self.done else "-pause" if self.pause else ""
+        path = directory / f"loss-{len(self.history)}-{len(self.eval_history)}{state}.png"
         live = self.done is None  # once finished, the x axis fits the run
-        self.plot.update(self.history, self.eval_history, max_points=300, live=live, expected_steps=self.expected_steps)
+        self.plot.update(self.history, self.eval_history, max_points=300, live=live, expected_steps=self.expected_steps,
+                         pause=self.pause)
         self.plot.png(path)
         for old in directory.glob("loss-*.png"):
             if old != path:

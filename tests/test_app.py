@@ -67,6 +67,8 @@ def test_train_streams_then_the_model_is_used_by_the_other_tabs(server):
     assert "Final held-out metrics" in metrics and "MLM accuracy" in metrics
     assert samples["data"] and probes["data"][0][0] == "every morning the cow says [MASK]."
     assert download["value"].endswith("babybert-session.zip") and download["visible"]
+    status, _, metrics, _, _, download = updates[-2]  # the final metrics come first, before the zip is made
+    assert "finished after" in status and "Final held-out metrics" in metrics and not download["visible"]
     label, table, raw = client.predict("every morning the cow says [MASK].", 3, "trained", False, "default",
                                        api_name="/fill_mask")
     assert list(raw) == ["trained"] and len(raw["trained"][0]) == 3

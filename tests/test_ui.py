@@ -1,11 +1,14 @@
 """The app's helpers in babybert/ui.py: statistics, settings, probes, sessions, event -> view."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from babybert import BabyBert, Done, Eval, ModelConfig, Progress, Sample, Start
 from babybert.data import CorpusStats
+from babybert.evaluate import Metrics
 from babybert.plots import LossPlot
 from babybert.predict import Candidate, MaskedExample, parse_probes
 from babybert.ui import (DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_settings, corpus_summary, estimate_parameters,
@@ -145,3 +148,21 @@ def test_view_says_why_nothing_moves_during_an_evaluation():
     view.update(Progress(130, 0.3, 3.0, 0.7, 3.7, 1e-3, 1000.0, 60.0, 1.0))
     view.waiting(eval_every=100)
     assert view.status.endswith("· final evaluation and saving…")
+
+
+def test_the_plot_marks_an_evaluation_so_it_refreshes_while_no_step_moves(tmp_path):
+    view = TrainView()
+    for step in range(1, 101):
+        view.update(Progress(step, 0.2, 3.0, 0.7, 3.7, 1e-3, 1000.0, step * 0.03, step / 300))
+    def picture(path):
+        return Path(path).name, np.asarray(Image.open(path))
+
+    running, running_pixels = picture(view.png(tmp_path))
+    assert view.waiting(eval_every=100) and view.pause == "evaluating on held-out text…"
+    paused, paused_pixels = picture(view.png(tmp_path))
+    assert paused != running  # a new picture: the browser fetches it
+    assert not np.array_equal(paused_pixels, running_pixels)
+    view.plot._layout = None  # the marker drawn on the cheap path is the one a full redraw draws
+    assert np.array_equal(picture(view.png(tmp_path))[1], paused_pixels)
+    view.update(Eval(100, Metrics(mlm_accuracy=0.3, nsp_accuracy=0.6)))
+    assert view.pause == "" and "-pause" not in view.png(tmp_path)  # the run moved on: the marker goes
