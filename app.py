@@ -48,6 +48,7 @@ FORMAT_HELP = ("**Format:** one sentence per line, a blank line between document
                "next sentence comes from the same document, a false one from another.")
 
 
+REFRESH_EVERY = 0.5  # seconds between live plot refreshes at most (with 0.1 s ticks and delivery: under 1 s)
 WORKERS = WorkerPool(LIMITS.concurrent_trainings)  # training runs in warm worker processes (see babybert/worker.py)
 TORCH = ThreadPoolExecutor(1, thread_name_prefix="babybert-torch")  # predictions one at a time: OpenMP thread
                                                                      # teams of parallel calls fight over the cores
@@ -140,14 +141,14 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
             now = time.monotonic()
             if events:
                 unseen, heard = True, now
-            elif now - heard >= 0.6:  # nothing new for a while: an evaluation, or the final one and saving
+            elif now - heard >= REFRESH_EVERY:  # nothing new for a while: an evaluation, or the final one and saving
                 unseen = view.waiting(config.eval_every) or unseen
             if view.done and not finished:  # the final metrics first; then the model is loaded and zipped
                 finished = True
                 yield _train_outputs(view, out_dir.parent / "live")
                 session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
                 session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
-            elif not finished and unseen and (now - last >= 0.6 or _refresh_now(events, config.eval_every)):
+            elif not finished and unseen and (now - last >= REFRESH_EVERY or _refresh_now(events, config.eval_every)):
                 last, unseen = now, False
                 yield _train_outputs(view, out_dir.parent / "live", shown=shown)
     except ValueError as e:

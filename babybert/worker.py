@@ -4,8 +4,7 @@ Why a process: inside a web server's process, training shares the interpreter lo
 server's threads and the CPU cores with their OpenMP thread teams. Measured on 2 cores, an idle
 Gradio server in the same process cost training 13-20% of its speed, and streaming events to it
 another 10-15%. Why warm: starting Python and importing torch takes ~5 s, longer than the first
-point of a live plot may take to appear. Why a lower priority (`nice`): the server needs a few
-percent of a core, but at once; training takes all the rest.
+point of a live plot may take to appear.
 
     worker = Worker()                            # starts a Python process that waits for work
     for events in worker.train(docs, model_config, config, out_dir="ckpt", stop=stop_event):
@@ -37,7 +36,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SEND_EVERY = 0.25  # seconds between batches of Progress events
-NICENESS = 10  # training yields the CPU to the server at once: a live view stays on time, a prediction fast
 
 
 class WorkerDied(RuntimeError):
@@ -256,8 +254,6 @@ serve(conn)
 def serve(conn: Connection) -> None:
     """The worker's loop: run the trainings the server sends until it quits or goes away."""
     logging.basicConfig(level=logging.WARNING, format="babybert worker: %(message)s")
-    if hasattr(os, "nice"):  # not on Windows
-        os.nice(NICENESS)
     _warm_up()
     try:
         while True:

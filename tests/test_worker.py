@@ -1,13 +1,12 @@
 """Training in a warm worker process (babybert/worker.py), as the app runs it."""
 
-import os
 import threading
 
 import pytest
 import torch
 
 from babybert import Done, Eval, Probes, Progress, Sample, Start, load_checkpoint, train
-from babybert.worker import NICENESS, WorkerDied, WorkerPool
+from babybert.worker import WorkerDied, WorkerPool
 
 from .conftest import TINY_MODEL, tiny_train_config
 
@@ -37,15 +36,6 @@ def test_worker_trains_exactly_as_in_process(pool, documents, tmp_path):
     assert isinstance(done, Done) and done.model is None and done.metrics == local[-1].metrics
     ours, theirs = load_checkpoint(done.checkpoint).model.state_dict(), local[-1].model.state_dict()
     assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
-
-
-@pytest.mark.skipif(not hasattr(os, "nice"), reason="no process priorities on this platform")
-def test_training_runs_at_a_lower_priority_than_the_server(pool, documents, tmp_path):
-    """So the server's few percent of a core come at once: the live plot stays on time."""
-    with pool.worker() as worker:
-        flat(worker.train(documents, TINY_MODEL, tiny_train_config(max_steps=2), out_dir=tmp_path / "run"))
-        assert os.getpriority(os.PRIO_PROCESS, worker.process.pid) == min(19, os.nice(0) + NICENESS)
-    assert os.nice(0) == os.getpriority(os.PRIO_PROCESS, os.getpid())  # the server itself keeps its own
 
 
 def test_stop_ends_promptly_and_keeps_the_model(pool, documents, tmp_path):
