@@ -4,6 +4,7 @@ import socket
 import time
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.utils import Status
@@ -38,7 +39,7 @@ def server(tmp_path_factory, monkeypatch_module, app_hub):
     import app
     app = importlib.reload(app)  # read the limits from the environment set above
     port = free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
     yield f"http://127.0.0.1:{port}/"
     app.demo.close()
 
@@ -77,6 +78,13 @@ def test_train_streams_then_the_model_is_used_by_the_other_tabs(server):
                              api_name="/next_sentence")
     probs = {c["label"]: c["confidence"] for c in verdict["confidences"]}
     assert abs(sum(probs.values()) - 1) < 1e-5
+
+
+def test_browsers_are_told_not_to_keep_a_run_history(server):
+    """Gradio would store every call, whole corpora included, in the browser's localStorage and
+    rewrite it at each streamed update: the page's CPU grew with every training."""
+    config = httpx.get(server + "config").json()
+    assert config["run_history"] is False
 
 
 def test_stop_ends_training_promptly_and_keeps_the_model(server):
