@@ -69,6 +69,8 @@ class PushResult:
 
 def valid_repo_id(repo_id: str, what: str = "repository") -> str:
     repo_id = (repo_id or "").strip()
+    if not repo_id:
+        raise HubError(f"no {what} given: write its id as owner/name, e.g. alice/babybert-world")
     if not re.fullmatch(r"([\w.-]+/)?[\w.-]+", repo_id) or ".." in repo_id or repo_id.startswith(("-", ".")) \
             or len(repo_id.split("/")[-1]) > 96:
         raise HubError(f"invalid {what} id {repo_id!r}: write owner/name (letters, digits, '-', '_', '.'), "

@@ -55,7 +55,7 @@ class LossPlot:
         self.ax.set(xlabel="step", ylabel="loss")
         self.acc.set(ylim=(0, 1), ylabel="held-out accuracy")
         self.ax.grid(alpha=0.3)
-        self.fig.suptitle(title, x=0.08, y=0.98, ha="left", fontsize=11)
+        self.title = self.fig.suptitle(title, x=0.08, y=0.98, ha="left", fontsize=11)
         self.fig.subplots_adjust(left=0.08, right=0.92, top=0.84, bottom=0.12)  # fixed: tight_layout costs 0.1 s
         self.lines: dict[str, object] = {}  # curve name -> Line2D, created when its data first arrives
         # a pause in the run (an evaluation), marked at its step: a refresh when no step moves
@@ -122,7 +122,7 @@ class LossPlot:
         """Save the current state as a PNG, redrawing as little as possible."""
         from PIL import Image
 
-        layout = (self.ax.get_xlim(), self.ax.get_ylim(), tuple(self.lines))
+        layout = (self.ax.get_xlim(), self.ax.get_ylim(), tuple(self.lines), self.title.get_text())
         if layout != self._layout:
             self._draw_layout()
             self._layout = layout
@@ -223,5 +223,5 @@ def attention_figure(tokens: list[str], weights, layer: int, head: int) -> Figur
     ax.set_ylabel("looking")
     ax.set_title(f"layer {layer + 1}, head {head + 1}")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    fig.subplots_adjust(left=0.2, bottom=0.2, right=0.95, top=0.93)
+    fig.subplots_adjust(left=0.2, bottom=0.2, right=0.88, top=0.93)  # room for the colour bar's labels
     return fig

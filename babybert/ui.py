@@ -262,6 +262,7 @@ class TrainView:
         state = "-final" if self.done else "-pause" if self.pause else ""
         path = directory / f"loss-{len(self.history)}-{len(self.eval_history)}{state}.png"
         live = self.done is None  # once finished, the x axis fits the run
+        self.plot.title.set_text("Pretraining loss (live)" if live else "Pretraining loss")
         self.plot.update(self.history, self.eval_history, max_points=300, live=live, expected_steps=self.expected_steps,
                          pause=self.pause)
         self.plot.png(path)

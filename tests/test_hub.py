@@ -169,6 +169,7 @@ def test_push_errors_are_clear_and_lose_nothing(hub, checkpoint_dir, logs, capfd
 PULL_ERRORS = [
     ("missing repo", "alice/nothing-here", lambda hub, ckpt: None, "repository alice/nothing-here not found"),
     ("invalid id", "not a repo id", lambda hub, ckpt: None, "invalid repository id"),
+    ("empty id", "  ", lambda hub, ckpt: None, "no repository given: write its id as owner/name"),
     ("no config", "alice/docs", lambda hub, ckpt: hub.add_repo("alice/docs", {"README.md": b"hi"}), "has no config.json"),
     ("not bert", "alice/gpt", lambda hub, ckpt: gpt2_repo(hub), "not a BERT checkpoint: config.json has model_type='gpt2'"),
     ("no weights", "alice/noweights", lambda hub, ckpt: config_only_repo(hub, ckpt), "has no weights we can load"),

@@ -107,6 +107,7 @@ def test_train_view_maps_events(trained, tmp_path):
     first = Image.open(view.png(tmp_path))
     assert first.size == (640, 336)
     assert view.plot.ax.get_xlim() == (0, 10)  # finished: the x axis fits the run (10 steps here)
+    assert view.plot.title.get_text() == "Pretraining loss"  # no longer "(live)"
     assert sorted(view.plot.lines) == ["loss", "loss raw", "mlm_accuracy", "mlm_loss", "mlm_loss raw", "nsp_accuracy",
                                        "nsp_loss", "nsp_loss raw"]
 
