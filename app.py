@@ -127,6 +127,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
         raise user_error("This session is already training; press Stop first.")
     init = current_path(session) if start_from == "continue" else None
     out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
+    plots_dir = out_dir.parent / "live"
     session.stop = threading.Event()
     session.training = True
     view, shown = TrainView(), {}
@@ -145,12 +146,12 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                 unseen = view.waiting(config.eval_every) or unseen
             if view.done and not finished:  # the final metrics first; then the model is loaded and zipped
                 finished = True
-                yield _train_outputs(view, out_dir.parent / "live")
+                yield _train_outputs(view, plots_dir)
                 session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
-                session.sentences["trained"] = [s for d in split_corpus(docs, config.holdout)[1] for s in d]
+                session.sentences["trained"] = held_out_sentences(docs, config.holdout)
             elif not finished and unseen and (now - last >= REFRESH_EVERY or _refresh_now(events, config.eval_every)):
                 last, unseen = now, False
-                yield _train_outputs(view, out_dir.parent / "live", shown=shown)
+                yield _train_outputs(view, plots_dir, shown=shown)
     except ValueError as e:
         raise user_error(str(e)) from None
     except RuntimeError as e:
@@ -159,7 +160,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     finally:
         session.training = False
     done = view.done
-    yield _train_outputs(view, out_dir.parent / "live",
+    yield _train_outputs(view, plots_dir,
                          download=zip_checkpoint(done.checkpoint) if done and done.checkpoint else None)
 
 
@@ -271,9 +272,14 @@ def next_sentence_ui(a, b, which, request: gr.Request):
         return {"IsNext: B follows A": p, "NotNext: B is unrelated": 1 - p}
 
 
+def held_out_sentences(docs, holdout: float = 0.1) -> list[str]:
+    """The sentences training kept for evaluation (the same split as babybert.train)."""
+    return [s for d in split_corpus(docs, holdout)[1] for s in d]
+
+
 @lru_cache(maxsize=1)
 def _world_sentences() -> list[str]:
-    return [s for d in split_corpus(parse_corpus(load_example(DEFAULT_EXAMPLE)))[1] for s in d]
+    return held_out_sentences(parse_corpus(load_example(DEFAULT_EXAMPLE)))
 
 
 def sentences_for(session, which: str) -> list[str]:

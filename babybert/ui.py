@@ -238,15 +238,19 @@ class TrainView:
             self.status = f"finished after {event.step:,} steps in {event.elapsed:.0f} s ({reasons[event.reason]}){speed}"
 
     @property
+    def last_step(self) -> int:
+        return self.history[-1]["step"] if self.history else 0
+
+    @property
     def expected_steps(self) -> float | None:
         """How many steps the run will take, from how far it has got (past the first, slower steps)."""
-        step = self.history[-1]["step"] if self.history else 0
+        step = self.last_step
         return step / self.fraction if step >= 20 and self.fraction > 0 else None
 
     def waiting(self, eval_every: int) -> bool:
         """Say why nothing is moving, in the status and on the plot: after the last step before
         an evaluation, or at the end. True if the view changed."""
-        last = self.history[-1]["step"] if self.history else 0
+        last = self.last_step
         if self.pause or not last:
             return False
         if self.fraction >= 1 or (eval_every and last % eval_every == 0):
