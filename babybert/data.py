@@ -203,26 +203,33 @@ class Batch:
 def build_inputs(corpus: EncodedCorpus, a: torch.Tensor, b: torch.Tensor | None, ids: SpecialIds,
                  max_len: int) -> Batch:
     """`[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]` when b is None) for a batch, padded to its
-    longest row; pairs too long are cut longest-first, as transformers does."""
+    longest row. Pairs too long are cut longest-first exactly as transformers' fast tokenizers do:
+    the shorter side keeps up to half the room (the second side wins a tie), the longer the rest."""
     la = corpus.lengths[a]
     lb = corpus.lengths[b] if b is not None else torch.zeros_like(la)
     budget = max_len - (3 if b is not None else 2)
-    la = torch.minimum(la, torch.clamp(budget - lb, min=(budget + 1) // 2))
+    half = budget // 2
+    keep_a = torch.where(la > lb, budget - torch.minimum(lb, torch.tensor(half)), torch.minimum(la, torch.tensor(half)))
+    la = torch.where(la + lb > budget, keep_a, la)
     lb = torch.minimum(lb, budget - la)
     la, lb = la[:, None], lb[:, None]  # (B, 1)
     end_a = la + 1  # position of the first [SEP]
     end = end_a + lb + (1 if b is not None else 0)  # last real position
     T = int(end.max()) + 1
-    t = torch.arange(T)[None, :]  # (1, T)
-    tok_a = corpus.ids[a].gather(1, (t - 1).clamp(0, corpus.ids.size(1) - 1))
+    B, t = len(a), torch.arange(T)[None, :]  # t: (1, T)
+    last = corpus.ids.size(1) - 1
+    # gather returns the shape of its index: a (1, T) index would give row 0's tokens to every row
+    tok_a = corpus.ids[a].gather(1, (t - 1).clamp(0, last).expand(B, T))
     x = torch.where(t < end_a, tok_a, ids.sep)
     if b is not None:
-        tok_b = corpus.ids[b].gather(1, (t - end_a - 1).clamp(0, corpus.ids.size(1) - 1))
+        tok_b = corpus.ids[b].gather(1, (t - end_a - 1).clamp(0, last))
+        assert tok_b.shape == (B, T), tok_b.shape
         x = torch.where((t > end_a) & (t < end), tok_b, x)
     x = torch.where(t == 0, ids.cls, x)
     x = torch.where(t > end, ids.pad, x)
     segment_b = (t > end_a) & (t <= end)
     special = (t == 0) | (t == end_a) | (t >= end)
+    assert x.shape == segment_b.shape == special.shape == (B, T), (x.shape, segment_b.shape, special.shape)
     return Batch(x, segment_b.long(), (t <= end).long(), special)
 
 
@@ -253,6 +260,7 @@ def mask_tokens(batch: Batch, ids: SpecialIds, mask_prob: float, generator: torc
     B, T = x.shape
     if mlm_mask is None:
         mlm_mask = pick_random(~special, mask_prob, generator)
+    assert mlm_mask.shape == (B, T) and not (mlm_mask & special).any(), "MLM mask must cover real tokens only"
     u = torch.rand(B, T, generator=generator)
     random_tokens = ids.random_ids[torch.randint(len(ids.random_ids), (B, T), generator=generator)]
     masked = torch.where(mlm_mask & (u < mask_frac), ids.mask, x)

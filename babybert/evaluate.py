@@ -101,9 +101,11 @@ def _score_mlm(model, tokenizer, corpus: EncodedCorpus, ids: SpecialIds, mask_pr
         is_start = starts[x] & ~special
         word_id = is_start.long().cumsum(1)  # (B, T): word number of each piece, 1-based
         chosen_start = pick_random(is_start & wordy[x], mask_prob, generator)
-        chosen_word = torch.zeros(x.size(0), x.size(1) + 1, dtype=torch.bool)
-        chosen_word.scatter_(1, word_id, chosen_start)  # chosen_word[b, w] is True if word w was picked
+        # chosen_word[b, w]: was word w picked. Its pieces (and the [SEP]/[PAD] after the last word)
+        # share the index w, so an add, not a plain scatter, whose last write would win and unpick it
+        chosen_word = torch.zeros(x.size(0), x.size(1) + 1, dtype=torch.long).scatter_add_(1, word_id, chosen_start.long()) > 0
         word_mask = chosen_word.gather(1, word_id) & ~special
+        assert int(chosen_word.sum()) == int(chosen_start.sum()), "every picked word is masked"
         masked = mask_tokens(batch, ids, mask_prob, generator, mlm_mask=word_mask, mask_frac=1.0, random_frac=0.0)
         logits = model(**_inputs(masked, device), mlm_mask=word_mask.to(device)).mlm_logits
         wrong = torch.zeros_like(x)
