@@ -81,7 +81,10 @@ small on purpose: a model for learning, teaching and fast baselines, not for pro
 ## Results on held-out text
 
 Measured on the last documents of the corpus, which were never trained on
-({_count(held.get("documents"))} documents, {_count(held.get("sentences"))} sentences).
+({_count(held.get("documents"))} documents, {_count(held.get("sentences"))} sentences), with a fixed seed. Each
+masked piece or word is shown as `[MASK]`; a whole word counts only if all its pieces are right.
+BabyBERT's test suite checks this evaluation against an independent scorer written with plain
+`transformers`, one sentence at a time.
 
 | metric | value |
 |---|---|

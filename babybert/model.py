@@ -152,6 +152,9 @@ class BabyBert(nn.Module):
             token_type_ids = torch.zeros_like(input_ids)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        # embeddings would broadcast a (1, T) segment row over the batch without a word
+        assert token_type_ids.shape == attention_mask.shape == input_ids.shape, (token_type_ids.shape, attention_mask.shape)
+        assert mlm_mask is None or mlm_mask.shape == input_ids.shape, mlm_mask.shape
         key_mask = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T), True = may attend
         x = self.embeddings(input_ids, token_type_ids)
         attentions = [] if output_attentions else None

@@ -21,3 +21,7 @@ def test_contenders_see_the_same_tokens(documents):
     theirs = _transformers_runner(features, tok, config, seed=0)
     n_ours, n_theirs = ours(rows), theirs(rows)
     assert n_ours == n_theirs == sum(len(f["input_ids"]) for f in features.values())
+    sentences = [s for d in documents for s in d]
+    for i, f in features.items():  # and each is the pair itself, as the tokenizer makes it
+        expected = tok(sentences[a[i]], sentences[b[i]], truncation="longest_first", max_length=32)
+        assert f["input_ids"] == expected["input_ids"] and f["token_type_ids"] == expected["token_type_ids"]
