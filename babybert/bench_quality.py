@@ -1,0 +1,142 @@
+"""Quality per second of CPU: BabyBERT's `train()` against the plain transformers recipe, each
+given the same time budget on the same training split, both scored by `evaluate` on the same
+held-out sentences with the same seed.
+
+The recipe is what a user writes by hand from the transformers docs: a WordPiece tokenizer (4 096)
+trained on the training split, `BertForPreTraining`, `DataCollatorForLanguageModeling(0.15)`,
+NSP pairs (the next sentence of the same document or a random sentence of another, half each,
+drawn afresh every epoch), AdamW lr 1e-3 and weight decay 0.01, batch 32, max length 128,
+clipping 1.0, no schedule. Both clocks start once the tokenizer is trained and include each side's
+own data path (the recipe tokenizes its freshly drawn pairs every epoch).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import Document, read_corpus, split_corpus
+from .evaluate import evaluate
+from .train import Done, train
+
+RECIPE_VOCAB = 4096
+
+
+def recipe_tokenizer(sentences: list[str], vocab_size: int = RECIPE_VOCAB):
+    """A WordPiece tokenizer trained with `tokenizers`' ready-made BERT recipe."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertTokenizerFast
+
+    wordpiece = BertWordPieceTokenizer(lowercase=True)
+    wordpiece.train_from_iterator(sentences, vocab_size=vocab_size, show_progress=False)
+    return BertTokenizerFast(tokenizer_object=wordpiece._tokenizer, model_max_length=128, do_lower_case=True,
+                             unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]",
+                             mask_token="[MASK]")
+
+
+def recipe_pairs(docs: list[Document], rng: random.Random) -> list[tuple[str, str, int]]:
+    """(A, B, label) for every sentence with a successor: label 0 = B is the next sentence."""
+    pairs = []
+    for d, doc in enumerate(docs):
+        for i in range(len(doc) - 1):
+            if rng.random() < 0.5 or len(docs) < 2:
+                pairs.append((doc[i], doc[i + 1], 0))
+            else:
+                other = rng.choice([e for e in range(len(docs)) if e != d])
+                pairs.append((doc[i], rng.choice(docs[other]), 1))
+    return pairs
+
+
+def train_recipe(train_docs: list[Document], budget: float, seed: int = 0, config: ModelConfig | None = None):
+    """The transformers recipe for `budget` seconds of wall clock; returns (model, tokenizer, steps, tokens)."""
+    from transformers import BertConfig, BertForPreTraining, DataCollatorForLanguageModeling
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    tokenizer = recipe_tokenizer([s for d in train_docs for s in d])
+    t0 = time.perf_counter()  # as train()'s clock, from after the tokenizer is trained
+    shape = config or ModelConfig()
+    model = BertForPreTraining(BertConfig(**{**shape.to_bert_config(), "vocab_size": len(tokenizer)})).train()
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    steps = tokens = 0
+    while time.perf_counter() - t0 < budget:
+        pairs = recipe_pairs(train_docs, rng)
+        rng.shuffle(pairs)
+        enc = tokenizer([a for a, _, _ in pairs], [b for _, b, _ in pairs], truncation=True, max_length=128)
+        features = [{"input_ids": enc["input_ids"][i], "token_type_ids": enc["token_type_ids"][i],
+                     "next_sentence_label": label} for i, (_, _, label) in enumerate(pairs)]
+        for start in range(0, len(features), 32):
+            if time.perf_counter() - t0 >= budget:
+                break
+            batch = collator(features[start:start + 32])
+            out = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
+                        attention_mask=batch["attention_mask"], labels=batch["labels"],
+                        next_sentence_label=batch["next_sentence_label"])
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            steps += 1
+            tokens += int(batch["attention_mask"].sum())
+    return model.eval(), tokenizer, steps, tokens
+
+
+def train_babybert(documents: list[Document], budget: float, seed: int = 0):
+    """`train()` with its defaults and a time budget; returns (model, tokenizer, steps, tokens)."""
+    done = None
+    for event in train(documents, None, TrainConfig(epochs=None, time_budget=budget, eval_every=0, seed=seed)):
+        if isinstance(event, Done):
+            done = event
+    return done.model, done.tokenizer, done.step, done.info["tokens"]
+
+
+def score(model, tokenizer, held_out: list[Document], seed: int = 0):
+    """`evaluate` on the held-out documents, for a BabyBERT or a transformers model alike (the latter
+    goes through a saved checkpoint, so it is scored by the very same code)."""
+    if hasattr(model, "save_pretrained"):
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            ckpt = load_checkpoint(tmp)
+        model, tokenizer = ckpt.model, ckpt.tokenizer
+    return evaluate(model, tokenizer, held_out, seed=seed, max_sentences=2000)
+
+
+def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=print) -> dict:
+    path = Path(corpus)
+    documents = read_corpus(path)
+    train_docs, held_out = split_corpus(documents)
+    rows = []
+    for budget in budgets:
+        row = {"budget": budget}
+        for name, run in (("babybert", lambda: train_babybert(documents, budget, seed)),
+                          ("recipe", lambda: train_recipe(train_docs, budget, seed))):
+            model, tokenizer, steps, tokens = run()
+            m = score(model, tokenizer, held_out, seed)
+            row[name] = {"word_accuracy": m.word_accuracy, "mlm_accuracy": m.mlm_accuracy,
+                         "nsp_accuracy": m.nsp_accuracy, "steps": steps, "tokens_per_s": tokens / budget}
+            log(f"  {path.name} {budget:>4g} s  {name:<9} whole-word {m.word_accuracy:6.1%}  NSP {m.nsp_accuracy:6.1%}"
+                f"  ({steps:,} steps, {tokens / budget:,.0f} tokens/s)")
+        row["word_ratio"] = row["babybert"]["word_accuracy"] / max(row["recipe"]["word_accuracy"], 1e-9)
+        rows.append(row)
+    return {"corpus": path.name, "threads": torch.get_num_threads(), "rows": rows}
+
+
+def print_quality_report(report: dict) -> str:
+    lines = [f"held-out quality after the same training time on {report['corpus']} "
+             f"({report['threads']} threads; both scored by babybert.evaluate, seed 0):",
+             "  budget   whole-word: babybert  recipe   ratio   |  NSP: babybert  recipe"]
+    for r in report["rows"]:
+        b, h = r["babybert"], r["recipe"]
+        lines.append(f"  {r['budget']:>5g} s            {b['word_accuracy']:6.1%}  {h['word_accuracy']:6.1%}  "
+                     f"{r['word_ratio']:5.2f}x  |       {b['nsp_accuracy']:6.1%}  {h['nsp_accuracy']:6.1%}")
+    return "\n".join(lines)
