@@ -81,12 +81,13 @@ def _time(step, batches, start: int, steps: int) -> float:
 
 
 def run_bench(corpus: str | Path | None = None, steps: int = 30, rounds: int = 3, batch_size: int = 32,
-              seed: int = 0) -> dict:
-    """Tokens per second of each contender, and BabyBERT's speed-up over the recipe."""
+              seed: int = 0, vocab_size: int | None = None) -> dict:
+    """Tokens per second of each contender, and BabyBERT's speed-up over the recipe. `vocab_size`
+    sizes both models' vocabulary (e.g. BERT's 30,522) whatever the corpus's tokenizer holds."""
     path = Path(corpus) if corpus else DEFAULT_CORPUS
     train_docs, _ = split_corpus(read_corpus(path))
     tokenizer = train_tokenizer((s for d in train_docs for s in d), 4096)
-    config = ModelConfig(vocab_size=len(tokenizer))
+    config = ModelConfig(vocab_size=max(vocab_size or 0, len(tokenizer)))
     enc = encode_corpus(train_docs, tokenizer, config.max_position_embeddings)
     ids = SpecialIds.from_tokenizer(tokenizer)
     generator = torch.Generator().manual_seed(seed)
@@ -110,7 +111,9 @@ def run_bench(corpus: str | Path | None = None, steps: int = 30, rounds: int = 3
             results[name].append(_time(step, batches, 2 + r * steps, steps))
     median = {name: statistics.median(v) for name, v in results.items()}
     base = median["transformers recipe"]
+    mean_len = float((enc.lengths[a] + enc.lengths[b]).float().mean()) + 3
     return {
+        "flops_per_token": train_flops_per_token(config, mean_len),
         "corpus": path.name,
         "model": {"hidden": config.hidden_size, "layers": config.num_hidden_layers, "vocab": config.vocab_size,
                   "max_len": config.max_position_embeddings, "batch_size": batch_size},
@@ -134,3 +137,77 @@ def print_report(report: dict) -> str:
     lines.append(f"target: babybert >= {report['target_speedup']:.1f}x the transformers recipe -> {verdict} it")
     return "\n".join(lines)
 
+
+
+# ----------------------------------------------------------------------------- compute and latency
+
+def train_flops_per_token(config: ModelConfig, seq_len: float, mask_prob: float = 0.15) -> float:
+    """FLOPs one training token costs the model, forward and backward (3x forward): every weight
+    matrix it passes through (2 FLOPs per multiply-add), attention over `seq_len` keys, and the MLM
+    head on the masked share of positions only. Embedding lookups, norms and softmax are not counted.
+
+    One layer, H=2, I=4, one key, no MLM head: 4*2*2 + 2*2*4 + 2*1*2 = 36 multiply-adds, x 2 x 3 = 216.
+
+    >>> train_flops_per_token(ModelConfig(vocab_size=10, hidden_size=2, num_hidden_layers=1, intermediate_size=4,
+    ...                                   num_attention_heads=1), seq_len=1, mask_prob=0.0)
+    216.0
+    """
+    H, I, L, V = config.hidden_size, config.intermediate_size, config.num_hidden_layers, config.vocab_size
+    per_layer = 4 * H * H + 2 * H * I + 2 * seq_len * H  # q, k, v, out; feed-forward; scores and mix
+    mlm_head = mask_prob * (H * H + H * V)
+    return 3 * 2 * (L * per_layer + mlm_head)
+
+
+def matmul_gflops(n: int = 1024, seconds: float = 1.0) -> float:
+    """This machine's fp32 matrix-multiply rate with torch's threads, in GFLOP/s: the ceiling that
+    model FLOP utilisation is measured against."""
+    x, y = torch.randn(n, n), torch.randn(n, n)
+    x @ y  # warm-up
+    calls, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        x @ y
+        calls += 1
+    return 2 * n ** 3 * calls / (time.perf_counter() - t0) / 1e9
+
+
+def latency_ms(fn, calls: int = 100) -> tuple[float, float]:
+    """(p50, p95) wall time of `fn()` in milliseconds, after a few warm-up calls."""
+    for _ in range(5):
+        fn()
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    return times[len(times) // 2], times[int(0.95 * (len(times) - 1))]
+
+
+def run_quick(corpus: str | Path | None = None) -> dict:
+    """The headline numbers in one pass (about a minute): training tokens/s against the recipe at
+    the default shape and at BERT's vocabulary, model FLOP utilisation against this machine's own
+    matmul rate, and fill-mask / next-sentence latency of the default checkpoint in-process."""
+    from .checkpoint import load_checkpoint
+    from .predict import fill_mask, next_sentence
+
+    default = run_bench(corpus, steps=15, rounds=2)
+    big = run_bench(corpus, steps=10, rounds=2, vocab_size=30522)
+    gflops = matmul_gflops()
+    ours = default["tokens_per_sec"]["babybert"]
+    ckpt = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "babybert-default")
+    fm50, fm95 = latency_ms(lambda: fill_mask(ckpt.model, ckpt.tokenizer, "the capital of france is [MASK]."))
+    nsp50, nsp95 = latency_ms(lambda: next_sentence(ckpt.model, ckpt.tokenizer, "the cow is a farm animal.",
+                                                    "the cow says moo."))
+    return {
+        "train_tokens_per_s": ours,
+        "hf_train_tokens_per_s": default["tokens_per_sec"]["transformers recipe"],
+        "train_speedup": default["speedup"]["babybert"],
+        "train_speedup_vocab30522": big["speedup"]["babybert"],
+        "flops_per_token": round(default["flops_per_token"]),
+        "achieved_gflops": round(ours * default["flops_per_token"] / 1e9, 2),
+        "matmul_gflops": round(gflops, 2),
+        "mfu": round(ours * default["flops_per_token"] / 1e9 / gflops, 4),
+        "fill_mask_p50_ms": round(fm50, 2), "fill_mask_p95_ms": round(fm95, 2),
+        "nsp_p50_ms": round(nsp50, 2), "nsp_p95_ms": round(nsp95, 2),
+        "threads": torch.get_num_threads(),
+    }

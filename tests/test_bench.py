@@ -1,5 +1,8 @@
 """The benchmark compares like with like: both contenders train on the very same examples."""
 
+import json
+
+import pytest
 import torch
 
 from babybert.bench import _babybert_runner, _transformers_runner, recipe_example
@@ -25,3 +28,30 @@ def test_contenders_see_the_same_tokens(documents):
     for i, f in features.items():  # and each is the pair itself, as the tokenizer makes it
         expected = tok(sentences[a[i]], sentences[b[i]], truncation="longest_first", max_length=32)
         assert f["input_ids"] == expected["input_ids"] and f["token_type_ids"] == expected["token_type_ids"]
+
+
+def test_quick_bench_numbers_are_consistent(tmp_path, corpus_text, capsys):
+    """`bench --quick --json`: one JSON object on the last line, whose numbers agree with each other."""
+    from babybert.__main__ import main
+
+    path = tmp_path / "animals.txt"
+    path.write_text(corpus_text)
+    assert main(["bench", "--quick", "--json", "--corpus", str(path)]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["train_speedup"] == pytest.approx(r["train_tokens_per_s"] / r["hf_train_tokens_per_s"], abs=0.02)
+    assert r["achieved_gflops"] == pytest.approx(r["train_tokens_per_s"] * r["flops_per_token"] / 1e9, rel=1e-3)
+    assert r["mfu"] == pytest.approx(r["achieved_gflops"] / r["matmul_gflops"], rel=0.01)
+    assert 0 < r["mfu"] < 1.5 and r["train_speedup_vocab30522"] > 0
+    assert 0 < r["fill_mask_p50_ms"] <= r["fill_mask_p95_ms"] and 0 < r["nsp_p50_ms"] <= r["nsp_p95_ms"]
+
+
+def test_flops_grow_with_every_part_of_the_model():
+    from babybert.bench import train_flops_per_token
+
+    base = ModelConfig(vocab_size=4096)
+    f = train_flops_per_token(base, 64)
+    for change in (dict(hidden_size=256, num_attention_heads=4), dict(num_hidden_layers=4),
+                   dict(intermediate_size=1024), dict(vocab_size=30522)):
+        assert train_flops_per_token(ModelConfig(**{**vars(base), **change}), 64) > f
+    assert train_flops_per_token(base, 128) > f  # longer sequences: more attention
+    assert train_flops_per_token(base, 64, mask_prob=0.3) > f  # more masked positions: more MLM head
