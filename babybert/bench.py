@@ -52,7 +52,10 @@ def _babybert_runner(corpus, ids, config: ModelConfig, a, b, label, seed):
     return step
 
 
-def _transformers_runner(features, tokenizer, config: ModelConfig, seed):
+def recipe_trainer(tokenizer, config: ModelConfig, seed: int):
+    """The transformers recipe's model and its one training step on a list of features:
+    `BertForPreTraining` + `DataCollatorForLanguageModeling(0.15)` + AdamW(1e-3, wd 0.01), clip 1.0.
+    Returns (model, step), where step(features) trains on them and returns their real tokens."""
     from transformers import BertConfig, BertForPreTraining, DataCollatorForLanguageModeling
 
     torch.manual_seed(seed)
@@ -60,8 +63,8 @@ def _transformers_runner(features, tokenizer, config: ModelConfig, seed):
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
 
-    def step(rows) -> int:
-        batch = collator([features[i] for i in rows.tolist()])
+    def step(features: list[dict]) -> int:
+        batch = collator(features)
         out = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
                     attention_mask=batch["attention_mask"], labels=batch["labels"],
                     next_sentence_label=batch["next_sentence_label"])
@@ -70,7 +73,12 @@ def _transformers_runner(features, tokenizer, config: ModelConfig, seed):
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return int(batch["attention_mask"].sum())
-    return step
+    return model, step
+
+
+def _transformers_runner(features, tokenizer, config: ModelConfig, seed):
+    _, step = recipe_trainer(tokenizer, config, seed)
+    return lambda rows: step([features[i] for i in rows.tolist()])
 
 
 def _time(step, batches, start: int, steps: int) -> float:
@@ -189,12 +197,13 @@ def run_quick(corpus: str | Path | None = None) -> dict:
     matmul rate, and fill-mask / next-sentence latency of the default checkpoint in-process."""
     from .checkpoint import load_checkpoint
     from .predict import fill_mask, next_sentence
+    from .ui import DEFAULT_CHECKPOINT
 
     default = run_bench(corpus, steps=15, rounds=2)
     big = run_bench(corpus, steps=10, rounds=2, vocab_size=30522)
     gflops = matmul_gflops()
     ours = default["tokens_per_sec"]["babybert"]
-    ckpt = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "babybert-default")
+    ckpt = load_checkpoint(DEFAULT_CHECKPOINT)
     fm50, fm95 = latency_ms(lambda: fill_mask(ckpt.model, ckpt.tokenizer, "the capital of france is [MASK]."))
     nsp50, nsp95 = latency_ms(lambda: next_sentence(ckpt.model, ckpt.tokenizer, "the cow is a farm animal.",
                                                     "the cow says moo."))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from .bench import recipe_trainer
 from .checkpoint import load_checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import Document, read_corpus, split_corpus
@@ -55,16 +56,11 @@ def recipe_pairs(docs: list[Document], rng: random.Random) -> list[tuple[str, st
 
 def train_recipe(train_docs: list[Document], budget: float, seed: int = 0, config: ModelConfig | None = None):
     """The transformers recipe for `budget` seconds of wall clock; returns (model, tokenizer, steps, tokens)."""
-    from transformers import BertConfig, BertForPreTraining, DataCollatorForLanguageModeling
-
     rng = random.Random(seed)
-    torch.manual_seed(seed)
     tokenizer = recipe_tokenizer([s for d in train_docs for s in d])
     t0 = time.perf_counter()  # as train()'s clock, from after the tokenizer is trained
-    shape = config or ModelConfig()
-    model = BertForPreTraining(BertConfig(**{**shape.to_bert_config(), "vocab_size": len(tokenizer)})).train()
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    shape = ModelConfig(**{**vars(config or ModelConfig()), "vocab_size": len(tokenizer)})
+    model, step = recipe_trainer(tokenizer, shape, seed)
     steps = tokens = 0
     while time.perf_counter() - t0 < budget:
         pairs = recipe_pairs(train_docs, rng)
@@ -75,16 +71,8 @@ def train_recipe(train_docs: list[Document], budget: float, seed: int = 0, confi
         for start in range(0, len(features), 32):
             if time.perf_counter() - t0 >= budget:
                 break
-            batch = collator(features[start:start + 32])
-            out = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
-                        attention_mask=batch["attention_mask"], labels=batch["labels"],
-                        next_sentence_label=batch["next_sentence_label"])
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            tokens += step(features[start:start + 32])
             steps += 1
-            tokens += int(batch["attention_mask"].sum())
     return model.eval(), tokenizer, steps, tokens
 
 
