@@ -16,6 +16,8 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
+from .config import ModelConfig, TrainConfig
+
 EXIT_USAGE = 2
 
 
@@ -43,6 +45,17 @@ def probability(text: str) -> float:
     value = positive_float(text)
     if value >= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A share in [0, 1): 0 allowed (e.g. no dropout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
     return value
 
 
@@ -81,23 +94,34 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--max-steps", type=positive_int, help="optimizer steps")
     limits.add_argument("--time-budget", type=positive_float, metavar="SECONDS", help="seconds of training")
     model = t.add_argument_group("model shape (ignored with --init)")
-    model.add_argument("--vocab-size", type=positive_int, default=4096, help="WordPiece vocabulary size (default 4096; tiny corpora give fewer)")
-    model.add_argument("--hidden-size", type=positive_int, default=128, help="default 128")
-    model.add_argument("--num-layers", type=positive_int, default=2, help="default 2")
-    model.add_argument("--num-heads", type=positive_int, default=2, help="default 2")
-    model.add_argument("--intermediate-size", type=positive_int, default=512, help="feed-forward width (default 512)")
-    model.add_argument("--max-seq-len", type=positive_int, default=128, help="longest input in tokens (default 128)")
+    M, C = ModelConfig(), TrainConfig()  # the defaults live in the dataclasses: train(), CLI and app share them
+    model.add_argument("--vocab-size", type=positive_int, default=C.vocab_size,
+                       help=f"WordPiece vocabulary size (default {C.vocab_size}; tiny corpora give fewer)")
+    model.add_argument("--hidden-size", type=positive_int, default=M.hidden_size, help=f"default {M.hidden_size}")
+    model.add_argument("--num-layers", type=positive_int, default=M.num_hidden_layers, help=f"default {M.num_hidden_layers}")
+    model.add_argument("--num-heads", type=positive_int, default=M.num_attention_heads, help=f"default {M.num_attention_heads}")
+    model.add_argument("--intermediate-size", type=positive_int, default=M.intermediate_size,
+                       help=f"feed-forward width (default {M.intermediate_size})")
+    model.add_argument("--max-seq-len", type=positive_int, default=M.max_position_embeddings,
+                       help=f"longest input in tokens (default {M.max_position_embeddings})")
+    model.add_argument("--dropout", type=unit_interval, default=M.hidden_dropout_prob,
+                       help=f"dropout of hidden states and attention (default {M.hidden_dropout_prob:g}; BERT uses 0.1, "
+                            "which helps runs of many epochs more than minutes-long ones)")
+    model.add_argument("--init-range", type=positive_float, default=M.initializer_range,
+                       help=f"std of the normal weight init (default {M.initializer_range:g}; BERT uses 0.02)")
     opt = t.add_argument_group("training")
-    opt.add_argument("--tasks", type=tasks_arg, default=("mlm", "nsp"), help="mlm, nsp or mlm,nsp (default)")
-    opt.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
-    opt.add_argument("--lr", type=probability, default=1e-3, help="peak learning rate (default 1e-3)")
-    opt.add_argument("--mask-prob", type=probability, default=0.15, help="share of tokens masked (default 0.15)")
-    opt.add_argument("--eval-every", type=int, default=200, help="steps between held-out evaluations (default 200, 0 = only at the end)")
-    opt.add_argument("--eval-sentences", type=positive_int, default=2000,
-                     help="held-out sentences scored by each evaluation (default 2000)")
-    opt.add_argument("--seed", type=int, default=0, help="default 0; same corpus + settings + seed = same run")
+    opt.add_argument("--tasks", type=tasks_arg, default=C.tasks, help="mlm, nsp or mlm,nsp (default)")
+    opt.add_argument("--batch-size", type=positive_int, default=C.batch_size, help=f"default {C.batch_size}")
+    opt.add_argument("--lr", type=probability, default=C.lr, help=f"peak learning rate (default {C.lr:g})")
+    opt.add_argument("--mask-prob", type=probability, default=C.mask_prob,
+                     help=f"share of tokens masked (default {C.mask_prob:g}; BERT uses 0.15)")
+    opt.add_argument("--eval-every", type=int, default=C.eval_every,
+                     help=f"steps between held-out evaluations (default {C.eval_every}, 0 = only at the end)")
+    opt.add_argument("--eval-sentences", type=positive_int, default=C.eval_sentences,
+                     help=f"held-out sentences scored by each evaluation (default {C.eval_sentences})")
+    opt.add_argument("--seed", type=int, default=C.seed, help=f"default {C.seed}; same corpus + settings + seed = same run")
     opt.add_argument("--init", type=Path, help="continue pretraining from this checkpoint (its tokenizer and shape are kept)")
-    opt.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default auto (CUDA if available)")
+    opt.add_argument("--device", choices=["auto", "cpu", "cuda"], default=C.device, help="default auto (CUDA if available)")
     t.add_argument("--probe", action="append", default=[], metavar="TEXT",
                    help="a sentence with [MASK], or 'A ||| B', answered at every evaluation (repeatable)")
     t.add_argument("--json", action="store_true", help="print events as JSON lines instead of a progress bar")
@@ -171,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args) -> int:
     from tqdm.auto import tqdm
 
-    from .config import ModelConfig, TrainConfig
+
     from .data import read_corpus
     from .predict import parse_probes
     from .train import Done, Eval, Probes, Progress, Sample, Start, train
@@ -180,7 +204,8 @@ def cmd_train(args) -> int:
     probes = parse_probes("\n".join(args.probe))
     model_config = ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
                                num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
-                               max_position_embeddings=args.max_seq_len)
+                               max_position_embeddings=args.max_seq_len, hidden_dropout_prob=args.dropout,
+                               attention_probs_dropout_prob=args.dropout, initializer_range=args.init_range)
     no_limit = args.epochs is None and args.max_steps is None and args.time_budget is None
     config = TrainConfig(tasks=args.tasks, epochs=10 if no_limit else args.epochs, max_steps=args.max_steps,
                          time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from .bench import recipe_trainer
+from .bench import BERT_DEFAULTS, recipe_trainer
 from .checkpoint import load_checkpoint
 from .config import ModelConfig, TrainConfig
 from .data import Document, read_corpus, split_corpus
@@ -59,7 +59,7 @@ def train_recipe(train_docs: list[Document], budget: float, seed: int = 0, confi
     rng = random.Random(seed)
     tokenizer = recipe_tokenizer([s for d in train_docs for s in d])
     t0 = time.perf_counter()  # as train()'s clock, from after the tokenizer is trained
-    shape = ModelConfig(**{**vars(config or ModelConfig()), "vocab_size": len(tokenizer)})
+    shape = ModelConfig(**{**vars(config or ModelConfig()), **BERT_DEFAULTS, "vocab_size": len(tokenizer)})
     model, step = recipe_trainer(tokenizer, shape, seed)
     steps = tokens = 0
     while time.perf_counter() - t0 < budget:

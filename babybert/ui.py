@@ -61,9 +61,11 @@ class Limits:
 
 
 # what the Train tab's controls start at: a useful model in about a minute on 2 CPU cores
-DEFAULT_SETTINGS = dict(tasks=["MLM", "NSP"], vocab_size=4096, hidden_size=128, num_layers=2, num_heads=2,
-                        intermediate_size=512, max_seq_len=128, batch_size=32, epochs=30, lr=2e-3, mask_prob=0.15,
-                        time_budget=60, seed=0)
+_M, _T = ModelConfig(), TrainConfig()  # one recipe: the app starts from train()'s own defaults
+DEFAULT_SETTINGS = dict(tasks=[t.upper() for t in _T.tasks], vocab_size=_T.vocab_size, hidden_size=_M.hidden_size,
+                        num_layers=_M.num_hidden_layers, num_heads=_M.num_attention_heads,
+                        intermediate_size=_M.intermediate_size, max_seq_len=_M.max_position_embeddings,
+                        batch_size=_T.batch_size, epochs=30, lr=_T.lr, mask_prob=_T.mask_prob, time_budget=60, seed=_T.seed)
 
 
 # ----------------------------------------------------------------------------- sessions

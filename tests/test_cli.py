@@ -55,6 +55,29 @@ def test_train_json_events(tmp_path, corpus_file, capsys):
     assert events[-1]["checkpoint"] == str(tmp_path / "j") and events[-1]["reason"] == "max_steps"
 
 
+def test_train_defaults_are_the_library_defaults():
+    """One recipe: `python -m babybert train` with no options trains exactly as train() does."""
+    from babybert.__main__ import build_parser
+    from babybert.config import ModelConfig, TrainConfig
+    args = build_parser().parse_args(["train", "--corpus", "c.txt", "--out", "o"])
+    m, c = ModelConfig(), TrainConfig()
+    assert (args.lr, args.batch_size, args.mask_prob, args.vocab_size, args.tasks, args.eval_every) == \
+        (c.lr, c.batch_size, c.mask_prob, c.vocab_size, c.tasks, c.eval_every)
+    assert (args.hidden_size, args.num_layers, args.num_heads, args.intermediate_size, args.max_seq_len) == \
+        (m.hidden_size, m.num_hidden_layers, m.num_attention_heads, m.intermediate_size, m.max_position_embeddings)
+    assert (args.dropout, args.dropout, args.init_range) == \
+        (m.hidden_dropout_prob, m.attention_probs_dropout_prob, m.initializer_range)
+
+
+def test_dropout_and_init_range_reach_the_checkpoint(tmp_path, corpus_file):
+    out = tmp_path / "d"
+    assert main(["train", "--corpus", str(corpus_file), "--out", str(out), "--max-steps", "2", *TINY,
+                 "--dropout", "0.1", "--init-range", "0.02"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
+    assert config["initializer_range"] == 0.02
+
+
 def test_fill_mask_json(cli_checkpoint, capsys):
     out, _ = cli_checkpoint
     assert main(["fill-mask", str(out), "every morning the cow says [MASK]. the cow eats [MASK].", "--top-k", "3", "--json"]) == 0
@@ -92,6 +115,8 @@ def test_eval_json_matches_training_metrics(cli_checkpoint, corpus_file, capsys)
     (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--tasks", "mlm,sop"], "tasks must be"),
     (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--epochs", "-1"], "must be a positive"),
     (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--batch-size", "many"], "expected a whole number"),
+    (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--dropout", "1"], "must be at least 0 and below 1"),
+    (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--init-range", "0"], "must be a positive"),
     (["train", "--corpus", "{empty}", "--out", "{tmp}/o"], "0 sentence"),
     (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--probe", "no mask here"], "has no \\[MASK\\] and no '\\|\\|\\|'"),
     (["fill-mask", "{tmp}", "the [MASK]"], "no config.json"),

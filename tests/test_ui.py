@@ -39,6 +39,17 @@ def test_make_configs_maps_sliders_to_configs():
     assert train.tasks == ("mlm", "nsp") and train.time_budget == 60 and train.lr == 2e-3
 
 
+def test_the_app_starts_from_the_library_defaults():
+    """One recipe: the app's untouched settings train exactly as train() does by default."""
+    from babybert.config import TrainConfig
+    model, train = make_configs(Limits(), **SLIDERS)
+    defaults = TrainConfig()
+    for name in ("tasks", "batch_size", "lr", "mask_prob", "vocab_size", "seed", "warmup", "weight_decay"):
+        assert getattr(train, name) == getattr(defaults, name), name
+    shape = ModelConfig(vocab_size=model.vocab_size)
+    assert model == shape  # width, depth, heads, dropout and init range alike
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(hidden_size=48, num_heads=5), "divisible"),
     (dict(tasks=[]), "at least one task"),
