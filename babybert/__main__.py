@@ -105,8 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--max-seq-len", type=positive_int, default=M.max_position_embeddings,
                        help=f"longest input in tokens (default {M.max_position_embeddings})")
     model.add_argument("--dropout", type=unit_interval, default=M.hidden_dropout_prob,
-                       help=f"dropout of hidden states and attention (default {M.hidden_dropout_prob:g}; BERT uses 0.1, "
-                            "which helps runs of many epochs more than minutes-long ones)")
+                       help=f"dropout of hidden states and attention (default {M.hidden_dropout_prob:g}; BERT uses 0.1)")
     model.add_argument("--init-range", type=positive_float, default=M.initializer_range,
                        help=f"std of the normal weight init (default {M.initializer_range:g}; BERT uses 0.02)")
     opt = t.add_argument_group("training")
@@ -295,8 +294,7 @@ def cmd_eval(args) -> int:
     if not docs:
         raise ValueError(f"{args.corpus} has no sentences to evaluate on")
     tasks = tuple(train_config.get("tasks", ("mlm", "nsp")))
-    metrics = evaluate(ckpt.model, ckpt.tokenizer, docs, seed=args.seed, tasks=tasks,
-                       mask_prob=train_config.get("mask_prob", 0.15), max_sentences=args.max_sentences)
+    metrics = evaluate(ckpt.model, ckpt.tokenizer, docs, seed=args.seed, tasks=tasks, max_sentences=args.max_sentences)
     if args.json:
         print(json.dumps(metrics.to_dict()))
     else:

@@ -85,9 +85,14 @@ def train_babybert(documents: list[Document], budget: float, seed: int = 0):
     return done.model, done.tokenizer, done.step, done.info["tokens"]
 
 
-def score(model, tokenizer, held_out: list[Document], seed: int = 0):
-    """`evaluate` on the held-out documents, for a BabyBERT or a transformers model alike (the latter
-    goes through a saved checkpoint, so it is scored by the very same code)."""
+MASK_DRAWS = 5  # held-out scores are averaged over this many mask draws (seeds): on a small held-out
+# split one draw masks too few words for a ratio to mean much
+
+
+def score(model, tokenizer, held_out: list[Document], seed: int = 0, draws: int = MASK_DRAWS) -> dict:
+    """`evaluate` on the held-out documents with seeds seed, seed+1, …, averaged, for a BabyBERT or a
+    transformers model alike (the latter goes through a saved checkpoint, so it is scored by the very
+    same code)."""
     if hasattr(model, "save_pretrained"):
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
@@ -96,7 +101,11 @@ def score(model, tokenizer, held_out: list[Document], seed: int = 0):
             tokenizer.save_pretrained(tmp)
             ckpt = load_checkpoint(tmp)
         model, tokenizer = ckpt.model, ckpt.tokenizer
-    return evaluate(model, tokenizer, held_out, seed=seed, max_sentences=2000)
+    runs = [evaluate(model, tokenizer, held_out, seed=seed + k, max_sentences=2000) for k in range(draws)]
+    mean = lambda key: sum(getattr(m, key) for m in runs) / draws
+    return {"word_accuracy": mean("word_accuracy"), "mlm_accuracy": mean("mlm_accuracy"),
+            "nsp_accuracy": mean("nsp_accuracy"), "masked_words": sum(m.masked_words for m in runs),
+            "nsp_pairs": sum(m.nsp_pairs for m in runs)}
 
 
 def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=print) -> dict:
@@ -109,10 +118,9 @@ def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=
         for name, run in (("babybert", lambda: train_babybert(documents, budget, seed)),
                           ("recipe", lambda: train_recipe(train_docs, budget, seed))):
             model, tokenizer, steps, tokens = run()
-            m = score(model, tokenizer, held_out, seed)
-            row[name] = {"word_accuracy": m.word_accuracy, "mlm_accuracy": m.mlm_accuracy,
-                         "nsp_accuracy": m.nsp_accuracy, "steps": steps, "tokens_per_s": tokens / budget}
-            log(f"  {path.name} {budget:>4g} s  {name:<9} whole-word {m.word_accuracy:6.1%}  NSP {m.nsp_accuracy:6.1%}"
+            row[name] = {**score(model, tokenizer, held_out, seed), "steps": steps, "tokens_per_s": tokens / budget}
+            m = row[name]
+            log(f"  {path.name} {budget:>4g} s  {name:<9} whole-word {m['word_accuracy']:6.1%}  NSP {m['nsp_accuracy']:6.1%}"
                 f"  ({steps:,} steps, {tokens / budget:,.0f} tokens/s)")
         row["word_ratio"] = row["babybert"]["word_accuracy"] / max(row["recipe"]["word_accuracy"], 1e-9)
         rows.append(row)
@@ -121,7 +129,7 @@ def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=
 
 def print_quality_report(report: dict) -> str:
     lines = [f"held-out quality after the same training time on {report['corpus']} "
-             f"({report['threads']} threads; both scored by babybert.evaluate, seed 0):",
+             f"({report['threads']} threads; both scored by babybert.evaluate, mean of {MASK_DRAWS} mask draws):",
              "  budget   whole-word: babybert  recipe   ratio   |  NSP: babybert  recipe"]
     for r in report["rows"]:
         b, h = r["babybert"], r["recipe"]

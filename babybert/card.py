@@ -37,6 +37,10 @@ def _count(x) -> str:
     return f"{x:,}" if isinstance(x, int) else "?"
 
 
+def _dropout(tc: dict, cfg) -> str:
+    return f"dropout {cfg.hidden_dropout_prob:g} (attention {cfg.attention_probs_dropout_prob:g})"
+
+
 def build_model_card(model, info: dict, repo_id: str | None = None) -> ModelCard:
     cfg = model.config
     metrics = info.get("metrics") or {}
@@ -103,7 +107,7 @@ BabyBERT's test suite checks this evaluation against an independent scorer writt
 - {_count(info.get("steps"))} steps ({info.get("epochs", "?")} epochs) in {info.get("train_seconds", "?")} s on
   `{info.get("device", "?")}`, batch size {tc.get("batch_size", "?")}, peak learning rate {tc.get("lr", "?")},
   AdamW with linear warmup and decay, mask probability {tc.get("mask_prob", "?")} (80% `[MASK]`,
-  10% random token, 10% unchanged), seed {tc.get("seed", "?")}; stopped by: {info.get("stop_reason", "?")}
+  10% random token, 10% unchanged), {_dropout(tc, cfg)}, seed {tc.get("seed", "?")}; stopped by: {info.get("stop_reason", "?")}
 
 ![loss curve](loss.png)
 

@@ -20,7 +20,7 @@ class ModelConfig:
     intermediate_size: int = 512  # feed-forward width inside each layer
     max_position_embeddings: int = 128  # longest sequence, [CLS] and [SEP]s included
     type_vocab_size: int = 2  # segment A / segment B
-    hidden_dropout_prob: float = 0.0  # BERT's 0.1 slows a minutes-long run down; see README "recipe"
+    hidden_dropout_prob: float = 0.0  # BERT: 0.1, which slows learning in a minutes-long run (README, "recipe")
     attention_probs_dropout_prob: float = 0.0
     layer_norm_eps: float = 1e-12
     initializer_range: float = 0.05  # std of the normal init (BERT: 0.02); wider learns faster at this size

@@ -44,9 +44,12 @@ def _take_sentences(docs: list[Document], limit: int | None) -> list[Document]:
     return out
 
 
+EVAL_MASK_PROB = 0.15  # BERT's rate, whatever rate a model trained with, so held-out numbers compare
+
+
 @torch.no_grad()
 def evaluate(model, tokenizer, documents: list[Document], seed: int = 0, tasks=("mlm", "nsp"),
-             mask_prob: float = 0.15, batch_size: int = 64, max_sentences: int | None = None) -> Metrics:
+             mask_prob: float = EVAL_MASK_PROB, batch_size: int = 64, max_sentences: int | None = None) -> Metrics:
     """Score `model` on `documents` it never trained on.
 
     MLM: `mask_prob` of each sentence's pieces are replaced by [MASK] (all of them, no 80/10/10,

@@ -191,13 +191,13 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         return min(1.0, max(by_steps, by_time))
 
     def evaluation(final: bool) -> Iterator[Eval | Sample]:
-        metrics = evaluate(model, tokenizer, held_out_docs, config.seed, config.tasks, config.mask_prob,
-                           max_sentences=config.eval_sentences)  # the same sentences every time
+        metrics = evaluate(model, tokenizer, held_out_docs, config.seed, config.tasks,  # at BERT's 15%, not
+                           max_sentences=config.eval_sentences)  # the training rate; the same sentences every time
         eval_history.append({"step": step, **metrics.to_dict()})
         yield Eval(step, metrics, final)
         if "mlm" in config.tasks:
             sentence = held_out_sentences[len(eval_history) % len(held_out_sentences)]
-            yield Sample(step, masked_example(model, tokenizer, sentence, sample_generator, config.mask_prob))
+            yield Sample(step, masked_example(model, tokenizer, sentence, sample_generator))
         if probes:
             yield Probes(step, run_probes(model, tokenizer, probes))
         model.train()

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from babybert.bench import _babybert_runner, _transformers_runner, recipe_example
-from babybert.config import ModelConfig
+from babybert.bench import _babybert_runner, _transformers_runner, recipe_example, train_flops_per_token
+from babybert.config import ModelConfig, TrainConfig
 from babybert.data import SpecialIds, draw_pairs, encode_corpus
 from babybert.tokenizer import train_tokenizer
 
@@ -39,7 +39,11 @@ def test_quick_bench_numbers_are_consistent(tmp_path, corpus_text, capsys):
     assert main(["bench", "--quick", "--json", "--corpus", str(path)]) == 0
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert r["train_speedup"] == pytest.approx(r["train_tokens_per_s"] / r["hf_train_tokens_per_s"], abs=0.02)
-    assert r["achieved_gflops"] == pytest.approx(r["train_tokens_per_s"] * r["flops_per_token"] / 1e9, rel=1e-3)
+    # utilisation is of the model train() builds by default, at its own masking rate and pair length
+    assert r["achieved_gflops"] == pytest.approx(r["default_model_tokens_per_s"] * r["flops_per_token"] / 1e9, rel=1e-3)
+    assert r["mean_pair_tokens"] > 3
+    assert r["flops_per_token"] == pytest.approx(  # recomputable from the reported pair length
+        train_flops_per_token(ModelConfig(vocab_size=r["vocab_size"]), r["mean_pair_tokens"], TrainConfig().mask_prob), rel=1e-3)
     assert r["mfu"] == pytest.approx(r["achieved_gflops"] / r["matmul_gflops"], rel=0.01)
     assert 0 < r["mfu"] < 1.5 and r["train_speedup_vocab30522"] > 0
     assert 0 < r["fill_mask_p50_ms"] <= r["fill_mask_p95_ms"] and 0 < r["nsp_p50_ms"] <= r["nsp_p95_ms"]

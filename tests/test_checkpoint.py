@@ -36,6 +36,7 @@ def test_model_card_metadata_and_content(checkpoint_dir):
     assert metrics["mlm_accuracy"] == round(info["metrics"]["mlm_accuracy"], 4)
     assert 'pipeline("fill-mask"' in card.text and "BertForPreTraining.from_pretrained" in card.text
     assert "most-frequent-piece baseline" in card.text
+    assert "dropout 0 (attention 0)" in card.text  # the model's own, as it trained
 
 
 def test_pickle_weights_load_as_plain_tensors_only(tmp_path, checkpoint_dir, trained):

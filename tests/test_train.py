@@ -46,6 +46,16 @@ def test_same_seed_same_losses_and_other_seed_differs(documents):
     assert a != c
 
 
+def test_held_out_scores_hide_15_percent_whatever_the_training_rate(documents):
+    """Evaluation masks at BERT's 15% even when training masks more, so scores compare across runs."""
+    from babybert.data import split_corpus
+    from babybert.evaluate import evaluate
+    done = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=5, mask_prob=0.45)))[-1]
+    held_out = split_corpus(documents)[1]
+    assert done.metrics == evaluate(done.model, done.tokenizer, held_out, seed=0, mask_prob=0.15)
+    assert done.metrics != evaluate(done.model, done.tokenizer, held_out, seed=0, mask_prob=0.45)
+
+
 def test_epochs_limit(documents):
     done = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=None, epochs=2, batch_size=16)))[-1]
     # 43 training documents x 3 sentence pairs = 129 NSP examples -> 9 batches per epoch
