@@ -213,11 +213,12 @@ def default_model_rate(corpus: str | Path | None = None, steps: int = 15, rounds
     _, tokenizer, enc, ids, generator = _prepare(corpus, seed)
     config, train_config = ModelConfig(vocab_size=len(tokenizer)), TrainConfig()
     a, b, label = draw_pairs(enc, generator)
-    grouped = [r for r in length_grouped_batches(enc.lengths[a] + enc.lengths[b], batch_size, generator) if len(r) == batch_size]
+    lengths = enc.lengths[a] + enc.lengths[b]
+    grouped = [r for r in length_grouped_batches(lengths, batch_size, generator) if len(r) == batch_size]
     step = _babybert_runner(enc, ids, config, a, b, label, seed, train_config.mask_prob)
     _time(step, grouped, 0, 2)
     rate = statistics.median(_time(step, grouped, 2 + r * steps, steps) for r in range(rounds))
-    mean_len = float((enc.lengths[a] + enc.lengths[b]).float().mean()) + 3
+    mean_len = float(lengths.float().mean()) + 3  # + [CLS] and two [SEP]
     return {"tokens_per_s": rate, "flops_per_token": train_flops_per_token(config, mean_len, train_config.mask_prob),
             "mean_len": mean_len, "vocab_size": config.vocab_size}
 
