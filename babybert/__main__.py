@@ -90,12 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Pretrain a BERT from scratch on a corpus: one sentence per line, a blank line between documents.")
     t.add_argument("--corpus", required=True, type=Path, help="UTF-8 text file")
     t.add_argument("--out", required=True, type=Path, help="checkpoint directory to write")
-    limits = t.add_argument_group("when to stop (the first limit reached wins; default: 10 epochs)")
-    limits.add_argument("--epochs", type=positive_float, help="passes over the training split")
+    M, C = ModelConfig(), TrainConfig()  # the defaults live in the dataclasses: train(), CLI and app share them
+    limits = t.add_argument_group("when to stop (the first limit reached wins)")
+    limits.add_argument("--epochs", type=positive_float, default=C.epochs,
+                        help=f"passes over the training split (default {C.epochs:g}: more overfits a tiny corpus)")
     limits.add_argument("--max-steps", type=positive_int, help="optimizer steps")
     limits.add_argument("--time-budget", type=positive_float, metavar="SECONDS", help="seconds of training")
     model = t.add_argument_group("model shape (ignored with --init)")
-    M, C = ModelConfig(), TrainConfig()  # the defaults live in the dataclasses: train(), CLI and app share them
     model.add_argument("--vocab-size", type=positive_int, default=C.vocab_size,
                        help=f"WordPiece vocabulary size (default {C.vocab_size}; tiny corpora give fewer)")
     model.add_argument("--hidden-size", type=positive_int, default=M.hidden_size, help=f"default {M.hidden_size}")
@@ -206,8 +207,7 @@ def cmd_train(args) -> int:
                                num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
                                max_position_embeddings=args.max_seq_len, hidden_dropout_prob=args.dropout,
                                attention_probs_dropout_prob=args.dropout, initializer_range=args.init_range)
-    no_limit = args.epochs is None and args.max_steps is None and args.time_budget is None
-    config = TrainConfig(tasks=args.tasks, epochs=10 if no_limit else args.epochs, max_steps=args.max_steps,
+    config = TrainConfig(tasks=args.tasks, epochs=args.epochs, max_steps=args.max_steps,
                          time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr,
                          mask_prob=args.mask_prob, vocab_size=args.vocab_size, eval_every=max(0, args.eval_every),
                          eval_sentences=args.eval_sentences,

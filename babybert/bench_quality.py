@@ -77,12 +77,21 @@ def train_recipe(train_docs: list[Document], budget: float, seed: int = 0, confi
 
 
 def train_babybert(documents: list[Document], budget: float, seed: int = 0):
-    """`train()` with its defaults and a time budget; returns (model, tokenizer, steps, tokens)."""
+    """`train()` with its defaults and a time budget; returns (model, tokenizer, run facts). On a tiny
+    corpus the default epoch cap can end training before the budget: that is part of the recipe."""
     done = None
-    for event in train(documents, None, TrainConfig(epochs=None, time_budget=budget, eval_every=0, seed=seed)):
+    for event in train(documents, None, TrainConfig(time_budget=budget, eval_every=0, seed=seed)):
         if isinstance(event, Done):
             done = event
-    return done.model, done.tokenizer, done.step, done.info["tokens"]
+    info = done.info
+    return done.model, done.tokenizer, {"steps": done.step, "epochs": info["epochs"], "stop_reason": done.reason,
+                                        "tokens_per_s": info["tokens"] / max(info["train_seconds"], 1e-9)}
+
+
+def run_recipe(train_docs: list[Document], budget: float, seed: int = 0):
+    """`train_recipe` for `budget` seconds; returns (model, tokenizer, run facts) as `train_babybert`."""
+    model, tokenizer, steps, tokens = train_recipe(train_docs, budget, seed)
+    return model, tokenizer, {"steps": steps, "tokens_per_s": tokens / budget}
 
 
 MASK_DRAWS = 5  # held-out scores are averaged over this many mask draws (seeds): on a small held-out
@@ -116,12 +125,12 @@ def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=
     for budget in budgets:
         row = {"budget": budget}
         for name, run in (("babybert", lambda: train_babybert(documents, budget, seed)),
-                          ("recipe", lambda: train_recipe(train_docs, budget, seed))):
-            model, tokenizer, steps, tokens = run()
-            row[name] = {**score(model, tokenizer, held_out, seed), "steps": steps, "tokens_per_s": tokens / budget}
-            m = row[name]
+                          ("recipe", lambda: run_recipe(train_docs, budget, seed))):
+            model, tokenizer, facts = run()
+            row[name] = m = {**score(model, tokenizer, held_out, seed), **facts}
+            stopped = f", stopped by {m['stop_reason']} after {m['epochs']:g} epochs" if m.get("stop_reason") not in (None, "time_budget") else ""
             log(f"  {path.name} {budget:>4g} s  {name:<9} whole-word {m['word_accuracy']:6.1%}  NSP {m['nsp_accuracy']:6.1%}"
-                f"  ({steps:,} steps, {tokens / budget:,.0f} tokens/s)")
+                f"  ({m['steps']:,} steps, {m['tokens_per_s']:,.0f} tokens/s{stopped})")
         row["word_ratio"] = row["babybert"]["word_accuracy"] / max(row["recipe"]["word_accuracy"], 1e-9)
         rows.append(row)
     return {"corpus": path.name, "threads": torch.get_num_threads(), "rows": rows}

@@ -84,7 +84,7 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     tasks: tuple[str, ...] = TASKS  # "mlm", "nsp" or both
-    epochs: float | None = 10  # passes over the training split (None: no limit)
+    epochs: float | None = 150  # passes over the training split (None: no limit); tiny corpora overfit after a few hundred
     max_steps: int | None = None  # optimizer steps (None: no limit)
     time_budget: float | None = None  # seconds of training (None: no limit)
     batch_size: int = 16  # more, smaller steps learn more per second than BERT's large batches

@@ -65,7 +65,7 @@ _M, _T = ModelConfig(), TrainConfig()  # one recipe: the app starts from train()
 DEFAULT_SETTINGS = dict(tasks=[t.upper() for t in _T.tasks], vocab_size=_T.vocab_size, hidden_size=_M.hidden_size,
                         num_layers=_M.num_hidden_layers, num_heads=_M.num_attention_heads,
                         intermediate_size=_M.intermediate_size, max_seq_len=_M.max_position_embeddings,
-                        batch_size=_T.batch_size, epochs=30, lr=_T.lr, mask_prob=_T.mask_prob, time_budget=60, seed=_T.seed)
+                        batch_size=_T.batch_size, epochs=_T.epochs, lr=_T.lr, mask_prob=_T.mask_prob, time_budget=60, seed=_T.seed)
 
 
 # ----------------------------------------------------------------------------- sessions

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from babybert.__main__ import main
+from babybert.config import TrainConfig
 from babybert.bench_quality import recipe_pairs, recipe_tokenizer, run_quality_bench, score, train_recipe
 
 
@@ -56,6 +57,11 @@ def test_report_is_consistent(report):
         r = row[side]
         assert 0 <= r["word_accuracy"] <= 1 and 0 <= r["nsp_accuracy"] <= 1
         assert r["steps"] >= 1 and r["tokens_per_s"] > 0
+    # BabyBERT runs with train()'s defaults: its epoch cap may end it before the budget, never later
+    b = row["babybert"]
+    assert b["stop_reason"] in ("time_budget", "epochs")
+    assert b["epochs"] <= TrainConfig().epochs + 0.01
+    assert (b["stop_reason"] == "epochs") == (b["epochs"] >= TrainConfig().epochs - 0.01)
     assert row["word_ratio"] == pytest.approx(row["babybert"]["word_accuracy"] / max(row["recipe"]["word_accuracy"], 1e-9))
 
 

@@ -61,8 +61,8 @@ def test_train_defaults_are_the_library_defaults():
     from babybert.config import ModelConfig, TrainConfig
     args = build_parser().parse_args(["train", "--corpus", "c.txt", "--out", "o"])
     m, c = ModelConfig(), TrainConfig()
-    assert (args.lr, args.batch_size, args.mask_prob, args.vocab_size, args.tasks, args.eval_every) == \
-        (c.lr, c.batch_size, c.mask_prob, c.vocab_size, c.tasks, c.eval_every)
+    assert (args.lr, args.batch_size, args.mask_prob, args.vocab_size, args.tasks, args.eval_every, args.epochs) == \
+        (c.lr, c.batch_size, c.mask_prob, c.vocab_size, c.tasks, c.eval_every, c.epochs)
     assert (args.hidden_size, args.num_layers, args.num_heads, args.intermediate_size, args.max_seq_len) == \
         (m.hidden_size, m.num_hidden_layers, m.num_attention_heads, m.intermediate_size, m.max_position_embeddings)
     assert (args.dropout, args.dropout, args.init_range) == \

@@ -44,7 +44,7 @@ def test_the_app_starts_from_the_library_defaults():
     from babybert.config import TrainConfig
     model, train = make_configs(Limits(), **SLIDERS)
     defaults = TrainConfig()
-    for name in ("tasks", "batch_size", "lr", "mask_prob", "vocab_size", "seed", "warmup", "weight_decay"):
+    for name in ("tasks", "batch_size", "lr", "mask_prob", "vocab_size", "seed", "warmup", "weight_decay", "epochs"):
         assert getattr(train, name) == getattr(defaults, name), name
     shape = ModelConfig(vocab_size=model.vocab_size)
     assert model == shape  # width, depth, heads, dropout and init range alike
