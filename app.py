@@ -23,10 +23,10 @@ from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
 from babybert.data import masking_walkthrough, parse_corpus, split_corpus
 from babybert.hub import pull, push
 from babybert.plots import architecture_figure, attention_figure
-from babybert.predict import mask_examples, parse_probes
+from babybert.predict import mask_examples, nsp_examples, parse_probes
 from babybert.train import Progress
 from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, check_settings,
-                         corpus_summary, example_corpora, make_configs, pulled_summary, read_upload, zip_checkpoint)
+                         corpus_summary, example_corpora, make_configs, pulled_summary, read_upload, whole, zip_checkpoint)
 from babybert.worker import WorkerPool, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
@@ -44,6 +44,9 @@ MODEL_CHOICES = [("default model (world facts)", "default"), ("the model you tra
                  ("the model you pulled from the Hub", "pulled")]
 DEFAULT_FILL_EXAMPLES = [["the capital of japan is [MASK]."], ["people in brazil speak [MASK]."], ["the cow says [MASK]."],
                          ["a spider has [MASK] legs."], ["bananas are [MASK]. the sky is [MASK]."]]
+DEFAULT_NSP_EXAMPLES = [["the capital of peru is lima.", "lima is the largest city in peru."],
+                        ["the cow is a farm animal.", "the capital of peru is lima."],
+                        ["a spider is a small animal.", "spiders have eight legs."]]
 FORMAT_HELP = ("**Format:** one sentence per line, a blank line between documents. Documents matter: a true "
                "next sentence comes from the same document, a false one from another.")
 
@@ -76,6 +79,8 @@ def model_for(session, which: str):
         if session.pulled is None:
             raise user_error("You have not pulled a model yet: pull one in the Hub tab, or pick the default model.")
         return session.pulled
+    if which != "default":
+        raise user_error(f"unknown model {which!r}: choose default, trained or pulled")
     return default_model()
 
 
@@ -83,6 +88,21 @@ def current_path(session):
     """The checkpoint "continue" starts from: the model trained or pulled last, else the default."""
     latest = getattr(session, session.latest) if session.latest else None
     return latest.path if latest is not None else DEFAULT_CHECKPOINT
+
+
+class AsSent:
+    """A control whose value is passed to the handler as the client sent it. A script can bypass the
+    controls; the handlers then say which setting is wrong and why, where Gradio's own checks say
+    only "Value 0 is less than minimum value 64." (and fail with a traceback on a string)."""
+
+    def preprocess(self, payload):
+        return payload
+
+
+class Slider(AsSent, gr.Slider): ...
+class Number(AsSent, gr.Number): ...
+class Dropdown(AsSent, gr.Dropdown): ...
+class CheckboxGroup(AsSent, gr.CheckboxGroup): ...
 
 
 def user_error(message: str) -> gr.Error:
@@ -148,7 +168,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                 finished = True
                 yield _train_outputs(view, plots_dir)
                 session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
-                session.sentences["trained"] = held_out_sentences(docs, config.holdout)
+                session.held_out["trained"] = split_corpus(docs, config.holdout)[1]
             elif not finished and unseen and (now - last >= REFRESH_EVERY or _refresh_now(events, config.eval_every)):
                 last, unseen = now, False
                 yield _train_outputs(view, plots_dir, shown=shown)
@@ -221,6 +241,11 @@ def forget_session(request: gr.Request) -> None:
     SESSIONS.drop(request.session_hash)
 
 
+def check_not_training(request: gr.Request) -> None:
+    if session_of(request).training:
+        raise user_error("This session is already training; press Stop first.")
+
+
 def stop_training(request: gr.Request) -> str:
     session = session_of(request)
     if not session.training:
@@ -235,10 +260,11 @@ def fill_mask_ui(text, top_k, which, compare, which_b, request: gr.Request):
     with user_errors():
         session = session_of(request)
         first = model_for(session, which)
-        results = {which: on_torch(fill_mask, first.model, first.tokenizer, text, int(top_k))}
+        top_k = whole("top k", top_k, 1, 50)
+        results = {which: on_torch(fill_mask, first.model, first.tokenizer, text, top_k)}
         if compare:
             second = model_for(session, which_b)
-            results[which_b + " (B)" if which_b == which else which_b] = on_torch(fill_mask, second.model, second.tokenizer, text, int(top_k))
+            results[which_b + " (B)" if which_b == which else which_b] = on_torch(fill_mask, second.model, second.tokenizer, text, top_k)
         labels = [{c.token: c.score for c in mask} for mask in next(iter(results.values()))]
         table = [[name, i + 1, ", ".join(f"{c.token} ({c.score:.1%})" for c in mask)]
                  for name, masks in results.items() for i, mask in enumerate(masks)]
@@ -272,19 +298,19 @@ def next_sentence_ui(a, b, which, request: gr.Request):
         return {"IsNext: B follows A": p, "NotNext: B is unrelated": 1 - p}
 
 
-def held_out_sentences(docs, holdout: float = 0.1) -> list[str]:
-    """The sentences training kept for evaluation (the same split as babybert.train)."""
-    return [s for d in split_corpus(docs, holdout)[1] for s in d]
-
-
 @lru_cache(maxsize=1)
-def _world_sentences() -> list[str]:
-    return held_out_sentences(parse_corpus(load_example(DEFAULT_EXAMPLE)))
+def _world_held_out() -> list[list[str]]:
+    return split_corpus(parse_corpus(load_example(DEFAULT_EXAMPLE)))[1]
+
+
+def held_out_for(session, which: str) -> list[list[str]]:
+    """The held-out documents of the corpus the model learned from (the default's: world facts; a
+    pulled model's corpus is unknown, so world facts too)."""
+    return session.held_out.get(which) or _world_held_out()
 
 
 def sentences_for(session, which: str) -> list[str]:
-    """Held-out sentences of the corpus the model learned from (the default's: world facts)."""
-    return session.sentences.get(which) or _world_sentences()
+    return [s for d in held_out_for(session, which) for s in d]
 
 
 def random_sentence(which, request: gr.Request) -> str:
@@ -296,10 +322,18 @@ def fill_mask_examples(which, request: gr.Request):
     session = session_of(request)
     if which == "pulled" and session.pulled is not None and session.pulled.info.get("widget"):
         return gr.Dataset(samples=[[session.pulled.info["widget"]]])  # from its model card
-    if which == "default" or which not in session.sentences:
+    if which == "default" or which not in session.held_out:
         return gr.Dataset(samples=DEFAULT_FILL_EXAMPLES)
     ckpt = model_for(session, which)
     return gr.Dataset(samples=[[e] for e in mask_examples(ckpt.tokenizer, sentences_for(session, which), n=6)])
+
+
+def next_sentence_examples(which, request: gr.Request):
+    """Sentence pairs from the chosen model's own held-out text, true and false next sentences in turn."""
+    session = session_of(request)
+    if which == "default" or which not in session.held_out:
+        return gr.Dataset(samples=DEFAULT_NSP_EXAMPLES)
+    return gr.Dataset(samples=nsp_examples(held_out_for(session, which)) or DEFAULT_NSP_EXAMPLES)
 
 
 def use_new_model(which: str):
@@ -328,9 +362,10 @@ def describe_model(which, request: gr.Request):
 def attention_ui(text, layer, head, which, request: gr.Request):
     with user_errors():
         ckpt = model_for(session_of(request), which)
+        cfg = ckpt.model.config
+        layer = min(whole("layer", layer), cfg.num_hidden_layers) - 1  # a slider left at another model's maximum
+        head = min(whole("head", head), cfg.num_attention_heads) - 1
         tokens, maps = on_torch(attention, ckpt.model, ckpt.tokenizer, text)
-        layer = min(int(layer), len(maps)) - 1
-        head = min(int(head), maps[0].shape[0]) - 1
         return attention_figure(tokens, maps[layer][head].numpy(), layer, head)
 
 
@@ -426,27 +461,27 @@ def build_demo() -> gr.Blocks:
                     corpus = gr.Textbox(load_example(DEFAULT_EXAMPLE), lines=14, max_lines=14, label="Corpus")
                     gr.Markdown(FORMAT_HELP)
                     stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)))
-                    upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=90)
+                    upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=90, elem_id="upload")
                 with gr.Column(scale=2):
-                    tasks = gr.CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
+                    tasks = CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
                     start_from = gr.Radio([("from scratch", "scratch"),
                                            ("continue from the current model (trained or pulled last)", "continue")],
                                           value="scratch", label="Start")
-                    time_budget = gr.Slider(2, LIMITS.max_train_seconds, value=min(D["time_budget"], LIMITS.max_train_seconds), step=1,
+                    time_budget = Slider(2, LIMITS.max_train_seconds, value=min(D["time_budget"], LIMITS.max_train_seconds), step=1,
                                             label="Time budget (seconds)")
                     with gr.Accordion("Model size", open=False):
-                        vocab_size = gr.Slider(64, 8192, value=D["vocab_size"], step=64, label="Vocabulary size")
-                        hidden_size = gr.Slider(16, 512, value=D["hidden_size"], step=16, label="Hidden size")
-                        num_layers = gr.Slider(1, 8, value=D["num_layers"], step=1, label="Layers")
-                        num_heads = gr.Slider(1, 8, value=D["num_heads"], step=1, label="Attention heads (must divide the hidden size)")
-                        intermediate_size = gr.Slider(32, 2048, value=D["intermediate_size"], step=32, label="Feed-forward size")
-                        max_seq_len = gr.Slider(16, 512, value=D["max_seq_len"], step=16, label="Max sequence length")
+                        vocab_size = Slider(64, 8192, value=D["vocab_size"], step=64, label="Vocabulary size")
+                        hidden_size = Slider(16, 512, value=D["hidden_size"], step=16, label="Hidden size")
+                        num_layers = Slider(1, 8, value=D["num_layers"], step=1, label="Layers")
+                        num_heads = Slider(1, 8, value=D["num_heads"], step=1, label="Attention heads (must divide the hidden size)")
+                        intermediate_size = Slider(32, 2048, value=D["intermediate_size"], step=32, label="Feed-forward size")
+                        max_seq_len = Slider(16, 512, value=D["max_seq_len"], step=16, label="Max sequence length")
                     with gr.Accordion("Training", open=False):
-                        batch_size = gr.Slider(4, 128, value=D["batch_size"], step=4, label="Batch size")
-                        epochs = gr.Number(D["epochs"], label="Epochs (the time budget usually ends training first)", minimum=0)
-                        lr = gr.Number(D["lr"], label="Peak learning rate")
-                        mask_prob = gr.Slider(0.05, 0.5, value=D["mask_prob"], step=0.01, label="Mask probability")
-                        seed = gr.Number(D["seed"], label="Seed", precision=0)
+                        batch_size = Slider(4, 128, value=D["batch_size"], step=4, label="Batch size")
+                        epochs = Number(D["epochs"], label="Epochs (the time budget usually ends training first)", minimum=0)
+                        lr = Number(D["lr"], label="Peak learning rate")
+                        mask_prob = Slider(0.05, 0.5, value=D["mask_prob"], step=0.01, label="Mask probability")
+                        seed = Number(D["seed"], label="Seed", precision=0)
                     probes = gr.Textbox(lines=3, label="Probe sentences (optional), refreshed at every evaluation",
                                         placeholder="the capital of france is [MASK].\nthe cow says moo. ||| the cow eats grass.")
                     settings_check = gr.Markdown(check_settings(LIMITS, **DEFAULT_SETTINGS))
@@ -454,24 +489,28 @@ def build_demo() -> gr.Blocks:
                     with gr.Row():
                         start = gr.Button("Start training", variant="primary")
                         stop = gr.Button("Stop", variant="stop")
-            status = gr.Markdown("Press **Start training**.")
+            status = gr.Markdown("Press **Start training**.", elem_id="train-status")
             with gr.Row():
-                plot = gr.Image(label="Loss", type="filepath", scale=3, interactive=False)
+                plot = gr.Image(label="Loss", type="filepath", scale=3, interactive=False, elem_id="loss-plot")
                 with gr.Column(scale=1, min_width=380):
                     metrics = gr.Markdown()
+            # the sentence column wraps; truth and guess keep their share of the width (verses of 60 words)
             samples = gr.Dataframe(headers=["step", "held-out sentence", "truth", "model's guess", ""], label="Masked held-out examples",
-                                   wrap=True, interactive=False)
+                                   wrap=True, interactive=False, column_widths=["7%", "51%", "17%", "17%", "8%"], elem_id="samples")
             probe_table = gr.Dataframe(headers=["probe", "model's answer"], label="Your probes", interactive=False)
             download = gr.File(label="Download the checkpoint (zip)", visible=False)
 
             example.change(load_example, example, corpus, api_name=False)
             upload.upload(load_upload, upload, corpus, api_name=False)
             corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
-            training = start.click(train_model, [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
-                                      max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes],
-                        [status, plot, metrics, samples, probe_table, download], api_name="train",
-                        concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train",
-                        show_progress_on=plot)  # the queue place shows on the plot; no spinners on the tables
+            # the button says so when this session already trains (an API client's second call waits in the queue)
+            checked = start.click(check_not_training, None, None, queue=False, api_name=False, show_progress="hidden")
+            training = checked.success(train_model, [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads,
+                                                     intermediate_size, max_seq_len, batch_size, epochs, lr, mask_prob,
+                                                     time_budget, seed, start_from, probes],
+                                       [status, plot, metrics, samples, probe_table, download], api_name="train",
+                                       concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train",
+                                       show_progress_on=plot)  # the queue place shows on the plot; no spinners on the tables
             stop.click(stop_training, None, status, api_name="stop", queue=False)
             controls = [tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
                         epochs, lr, mask_prob, time_budget, seed]
@@ -480,51 +519,52 @@ def build_demo() -> gr.Blocks:
 
         with gr.Tab("Fill-mask"):
             with gr.Row():
-                which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+                which = Dropdown(MODEL_CHOICES, value="default", label="Model")
                 compare = gr.Checkbox(False, label="Compare with a second model")
-                which_b = gr.Dropdown(MODEL_CHOICES, value="default", label="Second model")
+                which_b = Dropdown(MODEL_CHOICES, value="default", label="Second model")
             text = gr.Textbox("the capital of france is [MASK].", label="Sentence with one or more [MASK]")
             with gr.Row():
                 add_mask = gr.Button("Insert [MASK]")
-                top_k = gr.Slider(1, 20, value=5, step=1, label="Top k")
+                top_k = Slider(1, 20, value=5, step=1, label="Top k")
                 guess = gr.Button("Fill the mask", variant="primary")
-            label = gr.Label(label="First [MASK]", num_top_classes=20)
-            table = gr.Dataframe(headers=["model", "mask", "top guesses"], label="Every mask", interactive=False)
+            label = gr.Label(label="First [MASK]", num_top_classes=20, elem_id="fill-label")
+            table = gr.Dataframe(headers=["model", "mask", "top guesses"], label="Every mask", interactive=False, elem_id="fill-table")
             raw = gr.JSON(label="JSON", visible=False)
-            fill_examples = gr.Examples(DEFAULT_FILL_EXAMPLES, [text], label="Examples (from the model's own held-out text)")
+            fill_examples = gr.Examples(DEFAULT_FILL_EXAMPLES, [text], label="Examples (from the model's own held-out text)",
+                                        elem_id="fill-examples")
             which.change(fill_mask_examples, which, fill_examples.dataset, api_name=False)
             add_mask.click(insert_mask, text, text, api_name=False)
             guess.click(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name="fill_mask")
             text.submit(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name=False)
 
         with gr.Tab("Next sentence"):
-            nsp_which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+            nsp_which = Dropdown(MODEL_CHOICES, value="default", label="Model")
             a = gr.Textbox("the capital of peru is lima.", label="Sentence A")
             b = gr.Textbox("lima is the largest city in peru.", label="Sentence B")
             with gr.Row():
                 swap = gr.Button("Random sentence B")
                 judge = gr.Button("Does B follow A?", variant="primary")
-            verdict = gr.Label(label="Next-sentence prediction")
-            gr.Examples([["the capital of peru is lima.", "lima is the largest city in peru."],
-                         ["the cow is a farm animal.", "the capital of peru is lima."],
-                         ["a spider is a small animal.", "spiders have eight legs."]], [a, b])
+            verdict = gr.Label(label="Next-sentence prediction", elem_id="nsp-verdict")
+            nsp_examples_ui = gr.Examples(DEFAULT_NSP_EXAMPLES, [a, b], label="Examples (from the model's own held-out text)",
+                                          elem_id="nsp-examples")
+            nsp_which.change(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
             swap.click(random_sentence, nsp_which, b, api_name=False)
             judge.click(next_sentence_ui, [a, b, nsp_which], verdict, api_name="next_sentence")
 
         with gr.Tab("Model"):
-            model_which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+            model_which = Dropdown(MODEL_CHOICES, value="default", label="Model")
             with gr.Row():
-                diagram = gr.Plot(label="Architecture")
+                diagram = gr.Plot(label="Architecture", elem_id="architecture")
                 counts = gr.Dataframe(headers=["part", "parameters"], label="Parameters", interactive=False)
             gr.Markdown(EXPLAIN)
             walkthrough = gr.Markdown()
             gr.Markdown("### Attention: where each token looks")
             att_text = gr.Textbox("the capital of france is [MASK].", label="Sentence")
             with gr.Row():
-                layer = gr.Slider(1, 2, value=2, step=1, label="Layer")
-                head = gr.Slider(1, 2, value=1, step=1, label="Head")
+                layer = Slider(1, 2, value=2, step=1, label="Layer")
+                head = Slider(1, 2, value=1, step=1, label="Head")
                 show = gr.Button("Show attention", variant="primary")
-            heatmap = gr.Plot(label="Attention")
+            heatmap = gr.Plot(label="Attention", elem_id="attention")
             model_which.change(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
             show.click(attention_ui, [att_text, layer, head, model_which], heatmap, api_name="attention")
             demo.load(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
@@ -542,7 +582,7 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 with gr.Column():
                     gr.Markdown("### Push")
-                    push_which = gr.Dropdown(MODEL_CHOICES, value="trained", label="Checkpoint")
+                    push_which = Dropdown(MODEL_CHOICES, value="trained", label="Checkpoint")
                     repo = gr.Textbox(label="Repository", placeholder="your-name/babybert-my-corpus")
                     private = gr.Checkbox(False, label="Private")
                     token = gr.Textbox(label="Access token with write access (not needed when signed in)", type="password")
@@ -558,12 +598,14 @@ def build_demo() -> gr.Blocks:
             push_button.click(push_handler, [push_which, repo, private, token], push_result, api_name="push")
             pulling = pull_button.click(pull_handler, [pull_repo, revision, pull_token], pull_result, api_name="pull")
             pulling.success(use_new_model("pulled"), None, [which, nsp_which, model_which, push_which], api_name=False) \
-                .then(fill_mask_examples, which, fill_examples.dataset, api_name=False)
+                .then(fill_mask_examples, which, fill_examples.dataset, api_name=False) \
+                .then(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
             if OAUTH:
                 demo.load(token_fields, None, [token, pull_token], api_name=False)
 
         training.then(use_new_model("trained"), None, [which, nsp_which, model_which, push_which], api_name=False) \
-            .then(fill_mask_examples, which, fill_examples.dataset, api_name=False)
+            .then(fill_mask_examples, which, fill_examples.dataset, api_name=False) \
+            .then(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
         demo.unload(forget_session)
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -13,6 +13,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -193,9 +194,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------- commands
 
+class PlainProgress:
+    """A progress bar's stand-in when stderr is a file or a pipe: one plain line every `every` seconds,
+    not a bar redrawn several times a second (670 KB of log for a 10-minute run)."""
+
+    def __init__(self, total: int | None, file, every: float = 10.0):
+        self.total, self.file, self.every = total, file, every
+        self.n, self.shown, self.text, self.last = 0, 0, "", time.monotonic()
+
+    def update(self, k: int) -> None:
+        self.n += k
+
+    def set_postfix_str(self, text: str) -> None:
+        self.text = text
+        if time.monotonic() - self.last >= self.every:
+            self._line()
+
+    def write(self, text: str, file=None) -> None:
+        print(text, file=file or self.file, flush=True)
+
+    def close(self) -> None:  # the last step, unless it was just printed
+        if self.n != self.shown:
+            self._line()
+
+    def _line(self) -> None:
+        self.last, self.shown = time.monotonic(), self.n
+        done = f"/{self.total:,} ({self.n / self.total:.0%})" if self.total else ""
+        self.write(f"step {self.n:,}{done} | {self.text}")
+
+
 def cmd_train(args) -> int:
     from tqdm.auto import tqdm
-
 
     from .data import read_corpus
     from .predict import parse_probes
@@ -231,7 +260,8 @@ def cmd_train(args) -> int:
                 print(json.dumps(event_to_json(event)), flush=True)
             elif isinstance(event, Start):
                 print(describe_start(event), file=sys.stderr)
-                bar = tqdm(total=event.total_steps, unit="step", dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+                bar = (tqdm(total=event.total_steps, unit="step", dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+                       if sys.stderr.isatty() else PlainProgress(event.total_steps, sys.stderr))
             elif isinstance(event, Progress):
                 bar.update(event.step - bar.n)
                 bar.set_postfix_str(f"loss {event.loss:.3f} lr {event.lr:.1e} {event.tokens_per_sec:,.0f} tok/s")

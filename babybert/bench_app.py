@@ -72,12 +72,13 @@ def _start_app(runs_dir: Path) -> tuple[subprocess.Popen, str, list[str]]:
             time.sleep(0.5)
 
 
-def _call(url: str, api_name: str, data: list, session: str):
+def call_api(url: str, api_name: str, data: list, session: str):
     """The outputs of each update of one event, read from Gradio's HTTP API as they arrive
     (server-sent events, what a browser receives). gradio_client is not used: on 2 busy cores it
     adds 0.3-1 s of delay of its own to some updates (measured against a plain reader: < 10 ms)."""
     call = f"{url}gradio_api/call/{api_name.strip('/')}"
-    event_id = httpx.post(call, json={"data": data, "session_hash": session}, timeout=30).json()["event_id"]
+    body = json.dumps({"data": data, "session_hash": session})  # as Python writes it: NaN and Infinity too
+    event_id = httpx.post(call, content=body, headers={"Content-Type": "application/json"}, timeout=30).json()["event_id"]
     with httpx.stream("GET", f"{call}/{event_id}", timeout=None) as response:
         kind = None
         for line in response.iter_lines():
@@ -96,7 +97,7 @@ def _app_round(url: str, inputs: list[str], settings: dict, corpus: str, stop_af
     session = secrets.token_hex(8)
     t0 = time.perf_counter()
     times, stop_asked, shown, finished = [], None, None, None
-    for status, plot, *_ in _call(url, "/train", [args[name] for name in inputs], session):
+    for status, plot, *_ in call_api(url, "/train", [args[name] for name in inputs], session):
         if finished is None and isinstance(status, str) and status.startswith("finished"):  # the final metrics
             finished = time.perf_counter() - t0
         plot = plot.get("path") if isinstance(plot, dict) else None  # a file, named after what it shows

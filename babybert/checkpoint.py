@@ -21,7 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ModelConfig
+from .config import ModelConfig, estimate_parameters
 from .model import BabyBert
 from .tokenizer import load_tokenizer, save_tokenizer
 
@@ -189,6 +189,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     if raw_config.get("auto_map"):
         log.warning("ignoring auto_map in %s: BabyBERT never runs code from a checkpoint", config_file)
     config = ModelConfig.from_bert_config(raw_config)
+    check_size(config, path)
     model = BabyBert(config)
     load_weights(model, path)
     tokenizer = load_tokenizer(path)
@@ -203,6 +204,18 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
 
 PICKLE_WEIGHTS = "pytorch_model.bin"  # older transformers checkpoints
+
+
+def check_size(config: ModelConfig, path: Path) -> None:
+    """Refuse a config.json whose model could not fit in its own weights file, before allocating it:
+    a doctored config must not make us reserve gigabytes (a weight takes at least 2 bytes, fp16)."""
+    files = [path / name for name in (WEIGHTS, PICKLE_WEIGHTS) if (path / name).is_file()]
+    if not files:
+        return  # load_weights explains what is missing
+    size, params = files[0].stat().st_size, estimate_parameters(config)
+    if 2 * params > size + 1_000_000:  # the pooler and heads may be absent from a file: a margin
+        raise ValueError(f"{path / 'config.json'} describes a model of {params:,} parameters, but {files[0].name} "
+                         f"holds only {size:,} bytes: the config is wrong or the file incomplete")
 
 
 def load_weights(model: BabyBert, path: Path) -> None:

@@ -139,6 +139,15 @@ class TrainConfig:
         return cls(**kwargs)
 
 
+def estimate_parameters(c: ModelConfig) -> int:
+    """The parameter count of `BabyBert(c)`, computed without allocating it."""
+    H, I = c.hidden_size, c.intermediate_size
+    embeddings = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size + 2) * H
+    layer = 4 * (H * H + H) + 2 * H * I + I + H + 4 * H
+    heads = (H * H + H) * 2 + 2 * H + c.vocab_size + 2 * H + 2
+    return embeddings + c.num_hidden_layers * layer + heads
+
+
 def parse_tasks(text: str) -> tuple[str, ...]:
     """'mlm,nsp' -> ('mlm', 'nsp'), in canonical order, validated."""
     tasks = {t.strip().lower() for t in text.replace("+", ",").split(",") if t.strip()}

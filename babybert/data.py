@@ -7,12 +7,17 @@ Corpus format: one sentence per line, a blank line between documents.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 Document = list[str]
+MAX_LINE_CHARS = 10_000  # one sentence per line; a longer line is a file without line breaks
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # what training inserts, never what it reads
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # C0 controls but tab and line breaks
+_LONG_LINE = re.compile(r"[^\n\r]{%d}" % (MAX_LINE_CHARS + 1))
 
 
 # ----------------------------------------------------------------------------- reading & splitting
@@ -36,6 +41,32 @@ def parse_corpus(text: str) -> list[Document]:
     return docs
 
 
+def check_text(text: str, name: str = "the corpus") -> None:
+    """Refuse text that cannot be a corpus, naming the line to fix.
+
+    >>> check_text("the cow says [MASK].\\nthe dog barks.")
+    Traceback (most recent call last):
+    ...
+    ValueError: line 1 of the corpus contains [MASK], a special token that training inserts itself; remove it or write it another way (e.g. <mask>)
+    """
+    def line_of(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+
+    if m := _CONTROL.search(text):
+        raise ValueError(f"line {line_of(m.start())} of {name} contains the control character U+{ord(m.group()):04X}: "
+                         "is it a binary file? Remove such characters and try again")
+    if m := _LONG_LINE.search(text):  # the match starts at the start of its line: no line break before it
+        end = m.end() + len(re.match(r"[^\n\r]*", text[m.end():]).group())
+        raise ValueError(f"line {line_of(m.start())} of {name} is {end - m.start():,} characters long: write one "
+                         f"sentence per line (at most {MAX_LINE_CHARS:,} characters)")
+    for token in SPECIAL_TOKENS:
+        if (i := text.find(token)) >= 0:
+            raise ValueError(f"line {line_of(i)} of {name} contains {token}, a special token that training inserts "
+                             f"itself; remove it or write it another way (e.g. <{token[1:-1].lower()}>)")
+    if text.strip() and not any(c.isalnum() for c in text):
+        raise ValueError(f"{name} has no letters or digits, only punctuation or symbols: BabyBERT learns from words")
+
+
 def read_corpus(path: str | Path) -> list[Document]:
     """Read a UTF-8 corpus file, with a clear error for anything that is not one."""
     path = Path(path)
@@ -43,7 +74,9 @@ def read_corpus(path: str | Path) -> list[Document]:
         raise ValueError(f"corpus file not found: {path}")
     if not path.is_file():
         raise ValueError(f"corpus path is not a file: {path}")
-    return parse_corpus(decode_text(path.read_bytes(), str(path)))
+    text = decode_text(path.read_bytes(), str(path))
+    check_text(text, str(path))
+    return parse_corpus(text)
 
 
 def decode_text(data: bytes, name: str = "corpus") -> str:

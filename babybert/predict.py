@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 MASK_PATTERN = re.compile(r"\[mask\]", re.IGNORECASE)
+MAX_MASKS = 20  # per fill-mask question: each is answered from the same input, so more says little
 
 
 @dataclass
@@ -46,10 +47,14 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[Candidat
 
     Each mask is predicted independently from the same input, as in transformers' pipeline.
     """
-    if not text or not text.strip():
+    if not isinstance(text, str) or not text.strip():
         raise ValueError("the text is empty; write a sentence with at least one [MASK]")
     if not MASK_PATTERN.search(text):
         raise ValueError("the text has no [MASK]; put [MASK] where a word should be guessed, e.g. 'the sky is [MASK].'")
+    if (n := len(MASK_PATTERN.findall(text))) > MAX_MASKS:
+        raise ValueError(f"the text has {n} [MASK]s; ask about at most {MAX_MASKS} at a time")
+    if not any(c.isalnum() for c in MASK_PATTERN.sub("", text)):
+        raise ValueError("the text is only [MASK]s: write some words around them for the model to read, e.g. 'the sky is [MASK].'")
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     text = MASK_PATTERN.sub(tokenizer.mask_token, text)
@@ -61,7 +66,7 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[Candidat
 @torch.no_grad()
 def next_sentence(model, tokenizer, sentence_a: str, sentence_b: str) -> float:
     """Probability that `sentence_b` really follows `sentence_a` (the NSP head's IsNext)."""
-    if not sentence_a.strip() or not sentence_b.strip():
+    if not all(isinstance(s, str) and s.strip() for s in (sentence_a, sentence_b)):
         raise ValueError("both sentences are needed: sentence A and the candidate next sentence B")
     enc = _encode(model, tokenizer, sentence_a.strip(), sentence_b.strip())
     no_mlm = torch.zeros_like(enc["input_ids"], dtype=torch.bool)
@@ -72,7 +77,7 @@ def next_sentence(model, tokenizer, sentence_a: str, sentence_b: str) -> float:
 @torch.no_grad()
 def attention(model, tokenizer, text: str, text_b: str | None = None) -> tuple[list[str], list[torch.Tensor]]:
     """Tokens and per-layer attention weights, each (n_heads, T, T), for a sentence (or pair)."""
-    if not text or not text.strip():
+    if not isinstance(text, str) or not text.strip():
         raise ValueError("the text is empty; type a sentence to see where the model looks")
     text = MASK_PATTERN.sub(tokenizer.mask_token, text)
     enc = _encode(model, tokenizer, text, text_b)
@@ -138,6 +143,25 @@ def mask_examples(tokenizer, sentences: list[str], n: int = 5) -> list[str]:
         if len(examples) == n:
             break
     return examples
+
+
+def nsp_examples(documents: list[list[str]], n: int = 4) -> list[list[str]]:
+    """Next-sentence examples from a model's own held-out documents: [A, B] pairs, in turn a true next
+    sentence (B follows A in the same document) and a false one (B from the next document).
+
+    >>> nsp_examples([["the cow says moo.", "it eats grass."], ["the owl says hoot.", "it sleeps by day."]])
+    [['the cow says moo.', 'it eats grass.'], ['the cow says moo.', 'it sleeps by day.'], \
+['the owl says hoot.', 'it sleeps by day.'], ['the owl says hoot.', 'it eats grass.']]
+    """
+    docs = [d for d in documents if len(d) >= 2]
+    examples = []
+    for k, doc in enumerate(docs):
+        examples.append([doc[0], doc[1]])
+        if len(docs) > 1:
+            examples.append([doc[0], docs[(k + 1) % len(docs)][1]])
+        if len(examples) >= n:
+            break
+    return examples[:n]
 
 
 def parse_probes(text: str) -> list[tuple[str, str | None]]:

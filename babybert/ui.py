@@ -5,6 +5,7 @@ here: models are only handed to the library's functions.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import threading
@@ -15,8 +16,8 @@ from pathlib import Path
 from huggingface_hub import ModelCard
 
 from .checkpoint import Checkpoint
-from .config import ModelConfig, TrainConfig
-from .data import decode_text, parse_corpus
+from .config import ModelConfig, TrainConfig, estimate_parameters
+from .data import check_text, decode_text, parse_corpus
 from .plots import LossPlot
 from .train import Done, Eval, Probes, Progress, Sample, Start
 
@@ -75,7 +76,7 @@ class Session:
     """One browser tab's world: its models and its training run."""
     trained: Checkpoint | None = None  # the model this session trained last
     pulled: Checkpoint | None = None  # the model this session pulled from the Hub
-    sentences: dict[str, list[str]] = field(default_factory=dict)  # model -> held-out sentences of its corpus
+    held_out: dict[str, list[list[str]]] = field(default_factory=dict)  # model -> held-out documents of its corpus
     latest: str | None = None  # "trained" or "pulled": the model made current last
     stop: threading.Event = field(default_factory=threading.Event)
     training: bool = False
@@ -127,44 +128,68 @@ def read_upload(path: str | Path, limits: Limits) -> str:
 
 
 def check_corpus(text: str, limits: Limits) -> list[list[str]]:
-    if not text or not text.strip():
+    if not isinstance(text, str) or not text.strip():
         raise ValueError("the corpus is empty: paste some text (one sentence per line, a blank line between documents) or pick an example")
     if len(text) > limits.max_corpus_chars:
         raise ValueError(f"the corpus has {len(text):,} characters; this server takes up to {limits.max_corpus_chars:,}")
+    check_text(text)
     docs = parse_corpus(text)
     if sum(len(d) for d in docs) < 2:
         raise ValueError("the corpus needs at least two sentences (one per line)")
     return docs
 
 
+def number(name: str, value, low: float | None = None, high: float | None = None) -> float:
+    """A finite number within [low, high], from whatever a client sent (sliders can be bypassed)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(x):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if (low is not None and x < low) or (high is not None and x > high):
+        bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else \
+            f"at least {low:g}" if low is not None else f"at most {high:g}"
+        raise ValueError(f"{name} must be {bounds}, got {value!r}")
+    return x
+
+
+def whole(name: str, value, low: int = 1, high: int | None = None) -> int:
+    x = number(name, value)
+    if x != int(x):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(number(name, x, low, high))
+
+
+MAX_BATCH_SIZE, MAX_SEED = 1024, 2**32 - 1
+
+
 def make_configs(limits: Limits, *, tasks: list[str], vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
                  max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed) -> tuple[ModelConfig, TrainConfig]:
     """Slider values -> validated configs; every problem is a ValueError a user can act on."""
-    def whole(name, value, low=1):
-        if value is None or float(value) != int(value) or int(value) < low:
-            raise ValueError(f"{name} must be a whole number of at least {low}, got {value}")
-        return int(value)
     def positive(name, value):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, got {value!r}") from None
-        if not value > 0:
-            raise ValueError(f"{name} must be positive, got {value}")
-        return value
-    if not tasks:
+        x = number(name, value)
+        if not x > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+        return x
+    if isinstance(tasks, str):
+        tasks = [tasks]
+    if not tasks or not isinstance(tasks, (list, tuple)) or not all(isinstance(t, str) for t in tasks):
         raise ValueError("choose at least one task: MLM, NSP or both")
     model_config = ModelConfig(vocab_size=whole("vocabulary size", vocab_size, 32), hidden_size=whole("hidden size", hidden_size),
                                num_hidden_layers=whole("layers", num_layers), num_attention_heads=whole("heads", num_heads),
                                intermediate_size=whole("feed-forward size", intermediate_size),
                                max_position_embeddings=whole("max sequence length", max_seq_len, 8))
     model_config.validate()
-    budget = float(time_budget or 0)
-    if not 0 < budget <= limits.max_train_seconds:
-        raise ValueError(f"the time budget must be between 1 and {limits.max_train_seconds} seconds on this server, got {time_budget}")
-    config = TrainConfig(tasks=tuple(t.lower() for t in tasks), epochs=float(epochs) if epochs else None,
-                         time_budget=budget, batch_size=whole("batch size", batch_size), lr=positive("learning rate", lr),
-                         mask_prob=positive("mask probability", mask_prob), vocab_size=model_config.vocab_size, seed=whole("seed", seed, 0),
+    try:
+        budget = number("time budget", time_budget, 1, limits.max_train_seconds)
+    except ValueError:
+        raise ValueError(f"the time budget must be between 1 and {limits.max_train_seconds} seconds on this server, "
+                         f"got {time_budget!r}") from None
+    config = TrainConfig(tasks=tuple(t.lower() for t in tasks), epochs=positive("epochs", epochs) if epochs else None,
+                         time_budget=budget, batch_size=whole("batch size", batch_size, 1, MAX_BATCH_SIZE),
+                         lr=positive("learning rate", lr), mask_prob=positive("mask probability", mask_prob),
+                         vocab_size=model_config.vocab_size, seed=whole("seed", seed, 0, MAX_SEED),
                          eval_every=100, eval_sentences=500)
     config.validate()
     params = estimate_parameters(model_config)
@@ -185,12 +210,6 @@ def check_settings(limits: Limits, **settings) -> str:
             f"(this server trains up to {limits.max_parameters:,}); the vocabulary may come out smaller on a small corpus.")
 
 
-def estimate_parameters(c: ModelConfig) -> int:
-    H, I = c.hidden_size, c.intermediate_size
-    embeddings = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size + 2) * H
-    layer = 4 * (H * H + H) + 2 * H * I + I + H + 4 * H
-    heads = (H * H + H) * 2 + 2 * H + c.vocab_size + 2 * H + 2
-    return embeddings + c.num_hidden_layers * layer + heads
 
 
 # ----------------------------------------------------------------------------- the live view

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import socket
 import tempfile
+from contextlib import contextmanager
 
 import pytest
 
@@ -78,3 +81,37 @@ def hub():
     with HubServer(tokens=HUB_TOKENS) as server:
         yield server
     assert server.errors == [], "the Hub stand-in crashed:\n" + "\n".join(server.errors)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(**env: str):
+    """app.py's `demo`, launched in this process on 127.0.0.1 with its settings read from `env`:
+    yields (the app module, its URL)."""
+    mp = pytest.MonkeyPatch()
+    for name, value in env.items():
+        mp.setenv(name, value)
+    import app
+    app = importlib.reload(app)  # read the limits from the environment set above
+    port = free_port()
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
+    try:
+        yield app, f"http://127.0.0.1:{port}/"
+    finally:
+        app.demo.close()
+        mp.undo()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Browser tests skipped for want of a browser must not pass unnoticed."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "NO BROWSER" in str(r.longrepr)]
+    if skipped:
+        terminalreporter.section("BROWSER TESTS DID NOT RUN", sep="!", red=True, bold=True)
+        terminalreporter.write_line(f"{len(skipped)} real-browser tests were SKIPPED: {skipped[0].longrepr[2]}", red=True, bold=True)
+        terminalreporter.write_line("Install Chromium (apt-get install chromium) and playwright (requirements-dev.txt); "
+                                    ".ci/run does both.", red=True, bold=True)

@@ -1,6 +1,5 @@
 """The Gradio app, launched on 127.0.0.1 and driven through gradio_client, as a user's script would."""
 
-import socket
 import time
 from types import SimpleNamespace
 
@@ -11,17 +10,11 @@ from gradio_client.utils import Status
 
 from babybert import Done, Start
 
-from .conftest import HUB_TOKENS, READ, TINY_MODEL, WRITE, animal_corpus, tiny_train_config
+from .conftest import HUB_TOKENS, READ, TINY_MODEL, WRITE, animal_corpus, running_app, tiny_train_config
 from .hub_server import HubServer
 
 TINY = dict(vocab_size=256, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_seq_len=32,
             batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, seed=0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -31,24 +24,10 @@ def app_hub():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, monkeypatch_module, app_hub):
-    monkeypatch_module.setenv("BABYBERT_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
-    monkeypatch_module.setenv("HF_ENDPOINT", app_hub.endpoint)  # the app's Hub tab talks to the stand-in
-    import importlib
-
-    import app
-    app = importlib.reload(app)  # read the limits from the environment set above
-    port = free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
-    yield f"http://127.0.0.1:{port}/"
-    app.demo.close()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
+def server(tmp_path_factory, app_hub):
+    # the app's Hub tab talks to the stand-in
+    with running_app(BABYBERT_RUNS_DIR=str(tmp_path_factory.mktemp("runs")), HF_ENDPOINT=app_hub.endpoint) as (_, url):
+        yield url
 
 
 def train_args(budget: float, **overrides):

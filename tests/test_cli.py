@@ -36,7 +36,8 @@ def cli_checkpoint(tmp_path_factory, corpus_file):
 def test_train_prints_progress_and_summary(cli_checkpoint):
     out, proc = cli_checkpoint
     assert "corpus: 48 documents, 192 sentences" in proc.stderr
-    assert "200/200" in proc.stderr  # the tqdm bar reached the end
+    # stderr is a pipe, not a terminal: plain lines, no progress bar redrawn with carriage returns
+    assert "\r" not in proc.stderr and "step 200/200 (100%) | loss" in proc.stderr
     assert "step    100 | held-out MLM acc" in proc.stderr
     assert "finished after 200 steps" in proc.stderr and f"checkpoint: {out}" in proc.stderr
     probes = re.findall(r"probe: the cow says \[MASK\]\. -> (\w+) \d+%", proc.stderr)
@@ -44,6 +45,24 @@ def test_train_prints_progress_and_summary(cli_checkpoint):
     assert len(re.findall(r"probe: the cow lives in the farm\. \|\|\| every morning .* -> IsNext \d+%", proc.stderr)) == 2
     card = (out / "README.md").read_text()
     assert "python -m babybert train --corpus" in card  # the exact command is recorded
+
+
+def test_plain_progress_prints_a_line_per_interval_and_the_last_step(capsys):
+    import sys as _sys
+
+    from babybert.__main__ import PlainProgress
+    bar = PlainProgress(total=40, file=_sys.stderr, every=0.0)  # a line at every update
+    for _ in range(4):
+        bar.update(10)
+        bar.set_postfix_str("loss 1.000")
+    bar.close()  # the last step was printed already: not twice
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"step {n}/40 ({n / 40:.0%}) | loss 1.000" for n in (10, 20, 30, 40)]
+    bar = PlainProgress(total=40, file=_sys.stderr, every=3600.0)  # nothing until the end
+    bar.update(24)
+    bar.set_postfix_str("loss 2.000")
+    bar.close()
+    assert capsys.readouterr().err.splitlines() == ["step 24/40 (60%) | loss 2.000"]
 
 
 def test_train_json_events(tmp_path, corpus_file, capsys):

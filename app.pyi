@@ -1,0 +1,658 @@
+"""BabyBERT in the browser: train a tiny BERT live, then play with it. Runs locally
+(`python app.py`) and as a Hugging Face Space (the module-level `demo`).
+
+This file only wires Gradio components to babybert functions; helpers live in babybert/ui.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import random
+import threading
+import time
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import gradio as gr
+
+from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
+from babybert.data import masking_walkthrough, parse_corpus, split_corpus
+from babybert.hub import pull, push
+from babybert.plots import architecture_figure, attention_figure
+from babybert.predict import mask_examples, nsp_examples, parse_probes
+from babybert.train import Progress
+from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, check_settings,
+                         corpus_summary, example_corpora, make_configs, pulled_summary, read_upload, whole, zip_checkpoint)
+from babybert.worker import WorkerPool, without_live_model
+
+try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
+    import spaces
+except ImportError:
+    spaces = None
+
+log = logging.getLogger("babybert.app")
+ZERO_GPU = spaces is not None and bool(os.environ.get("SPACES_ZERO_GPU"))
+LIMITS = Limits.from_env()
+SESSIONS = Sessions()
+EXAMPLES = example_corpora()
+DEFAULT_EXAMPLE = "world_facts.txt"
+MODEL_CHOICES = [("default model (world facts)", "default"), ("the model you trained", "trained"),
+                 ("the model you pulled from the Hub", "pulled")]
+DEFAULT_FILL_EXAMPLES = [["the capital of japan is [MASK]."], ["people in brazil speak [MASK]."], ["the cow says [MASK]."],
+                         ["a spider has [MASK] legs."], ["bananas are [MASK]. the sky is [MASK]."]]
+DEFAULT_NSP_EXAMPLES = [["the capital of peru is lima.", "lima is the largest city in peru."],
+                        ["the cow is a farm animal.", "the capital of peru is lima."],
+                        ["a spider is a small animal.", "spiders have eight legs."]]
+FORMAT_HELP = ("**Format:** one sentence per line, a blank line between documents. Documents matter: a true "
+               "next sentence comes from the same document, a false one from another.")
+
+
+REFRESH_EVERY = 0.5  # seconds between live plot refreshes at most (with 0.1 s ticks and delivery: under 1 s)
+WORKERS = WorkerPool(LIMITS.concurrent_trainings)  # training runs in warm worker processes (see babybert/worker.py)
+TORCH = ThreadPoolExecutor(1, thread_name_prefix="babybert-torch")  # predictions one at a time: OpenMP thread
+                                                                     # teams of parallel calls fight over the cores
+
+
+def on_torch(fn, *args):
+    return TORCH.submit(fn, *args).result()
+
+
+@lru_cache(maxsize=1)
+def default_model():
+    return on_torch(load_checkpoint, DEFAULT_CHECKPOINT)
+
+
+def session_of(request: gr.Request):
+    return SESSIONS.get(request.session_hash if request and request.session_hash else "anonymous")
+
+
+def model_for(session, which: str):
+    if which == "trained":
+        if session.trained is None:
+            raise user_error("You have not trained a model yet: train one in the Train tab, or pick the default model.")
+        return session.trained
+    if which == "pulled":
+        if session.pulled is None:
+            raise user_error("You have not pulled a model yet: pull one in the Hub tab, or pick the default model.")
+        return session.pulled
+    if which != "default":
+        raise user_error(f"unknown model {which!r}: choose default, trained or pulled")
+    return default_model()
+
+
+def current_path(session):
+    """The checkpoint "continue" starts from: the model trained or pulled last, else the default."""
+    latest = getattr(session, session.latest) if session.latest else None
+    return latest.path if latest is not None else DEFAULT_CHECKPOINT
+
+from gradio.events import Dependency
+
+class Slider(AsSent, gr.Slider): ...
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class Number(gr.Number):
+    """A gr.Number whose value reaches the handler as sent (see Slider)."""
+
+    def preprocess(self, payload):
+        return payload
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def user_error(message: str) -> gr.Error:
+    """A message for the user, without a traceback in the server's console."""
+    return gr.Error(message, print_exception=False)
+
+
+@contextmanager
+def user_errors():
+    """A ValueError is a user mistake with a message: show it as a gr.Error, never a traceback."""
+    try:
+        yield
+    except ValueError as e:
+        raise user_error(str(e)) from None
+
+
+# ----------------------------------------------------------------------------- Train
+
+def load_example(name: str) -> str:
+    return EXAMPLES[name].read_text(encoding="utf-8") if name in EXAMPLES else ""
+
+
+def load_upload(path) -> str:
+    with user_errors():
+        if not path:
+            return gr.skip()
+        return read_upload(path, LIMITS)
+
+
+def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
+                batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, request: gr.Request):
+    """Train in a worker process and stream the view as the events arrive."""
+    session = session_of(request)
+    with user_errors():
+        docs = check_corpus(corpus, LIMITS)
+        model_config, config = make_configs(
+            LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
+            num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len, batch_size=batch_size,
+            epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget, seed=seed)
+        probe_list = parse_probes(probes)
+    if session.training:
+        raise user_error("This session is already training; press Stop first.")
+    init = current_path(session) if start_from == "continue" else None
+    out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
+    plots_dir = out_dir.parent / "live"
+    session.stop = threading.Event()
+    session.training = True
+    view, shown = TrainView(), {}
+    last = heard = time.monotonic()  # last refresh sent; last events received
+    unseen, finished = False, False  # events received since the last refresh; Done received
+    try:
+        # batches arrive a few times a second, and an empty one every 0.1 s in between: a clock
+        for events in training_batches(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
+                                       corpus_name="your corpus (BabyBERT app)", probes=probe_list):
+            for event in events:
+                view.update(event)
+            now = time.monotonic()
+            if events:
+                unseen, heard = True, now
+            elif now - heard >= REFRESH_EVERY:  # nothing new for a while: an evaluation, or the final one and saving
+                unseen = view.waiting(config.eval_every) or unseen
+            if view.done and not finished:  # the final metrics first; then the model is loaded and zipped
+                finished = True
+                yield _train_outputs(view, plots_dir)
+                session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
+                session.held_out["trained"] = split_corpus(docs, config.holdout)[1]
+            elif not finished and unseen and (now - last >= REFRESH_EVERY or _refresh_now(events, config.eval_every)):
+                last, unseen = now, False
+                yield _train_outputs(view, plots_dir, shown=shown)
+    except ValueError as e:
+        raise user_error(str(e)) from None
+    except RuntimeError as e:
+        log.error("training failed: %s", e)
+        raise user_error(f"Training failed: {e}") from None
+    finally:
+        session.training = False
+    done = view.done
+    yield _train_outputs(view, plots_dir,
+                         download=zip_checkpoint(done.checkpoint) if done and done.checkpoint else None)
+
+
+def training_batches(docs, model_config, config, **options):
+    """Lists of training events: from a warm worker process, or, on a ZeroGPU Space, from inside
+    spaces.GPU (where alone a GPU exists there)."""
+    if ZERO_GPU:
+        yield from zero_gpu_batches(docs, model_config, config, **options)
+        return
+    with WORKERS.worker() as worker:
+        yield from worker.train(docs, model_config, config, heartbeat=0.1, **options)
+
+
+def zero_gpu_batches(docs, model_config, config, **options):
+    @spaces.GPU(duration=int(config.time_budget or LIMITS.max_train_seconds) + 60)  # + evaluation and saving
+    def run():
+        for event in train(docs, model_config, config, **options):
+            yield [without_live_model(event)]
+    yield from run()
+
+
+def _refresh_now(events, eval_every: int) -> bool:
+    """Start, the first step, an evaluation's results, and the last step before an evaluation
+    (which takes a few tenths of a second) are shown at once; other steps at the next tick."""
+    if not events:
+        return False
+    last = events[-1]
+    return (any(not isinstance(e, Progress) or e.step == 1 for e in events)
+            or (isinstance(last, Progress) and eval_every and last.step % eval_every == 0))
+
+
+def _train_outputs(view: TrainView, plots_dir, download=None, shown: dict | None = None):
+    """The Train tab's outputs. With `shown` (what the browser already has), the parts that change
+    only at an evaluation are skipped in between: re-sending tables costs the server CPU that
+    training would otherwise get."""
+    fresh = (len(view.eval_history), len(view.samples), id(view.probe_rows), view.done is not None)
+    if shown is not None and shown.get("tables") == fresh:
+        tables = (gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    else:
+        tables = (view.metrics_markdown(), view.samples or None, view.probe_rows or None,
+                  gr.update(value=str(download) if download else None, visible=download is not None))
+        if shown is not None:
+            shown["tables"] = fresh
+    return (view.status, view.png(plots_dir), *tables)
+
+
+def settings_ui(tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
+                epochs, lr, mask_prob, time_budget, seed) -> str:
+    return check_settings(LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
+                          num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len,
+                          batch_size=batch_size, epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget,
+                          seed=seed)
+
+
+def forget_session(request: gr.Request) -> None:
+    session = SESSIONS.get(request.session_hash)
+    session.stop.set()  # a closed tab stops its training
+    SESSIONS.drop(request.session_hash)
+
+
+def stop_training(request: gr.Request) -> str:
+    session = session_of(request)
+    if not session.training:
+        return "Nothing is training in this session."
+    session.stop.set()
+    return "Stopping: finishing the evaluation and saving the model…"
+
+
+# ----------------------------------------------------------------------------- Fill-mask
+
+def fill_mask_ui(text, top_k, which, compare, which_b, request: gr.Request):
+    with user_errors():
+        session = session_of(request)
+        first = model_for(session, which)
+        top_k = whole("top k", top_k, 1, 50)
+        results = {which: on_torch(fill_mask, first.model, first.tokenizer, text, top_k)}
+        if compare:
+            second = model_for(session, which_b)
+            results[which_b + " (B)" if which_b == which else which_b] = on_torch(fill_mask, second.model, second.tokenizer, text, top_k)
+        labels = [{c.token: c.score for c in mask} for mask in next(iter(results.values()))]
+        table = [[name, i + 1, ", ".join(f"{c.token} ({c.score:.1%})" for c in mask)]
+                 for name, masks in results.items() for i, mask in enumerate(masks)]
+        as_json = {name: [[{"token": c.token, "score": c.score} for c in mask] for mask in masks] for name, masks in results.items()}
+        return labels[0], table, as_json
+
+
+def worked_masking_example(tokenizer, sentences: list[str]):
+    """A sentence of the model's own corpus, and the first seed whose draw shows a [MASK] and
+    another case, so the example teaches the rule."""
+    sentence = min(sentences[:50], key=lambda s: abs(len(tokenizer.tokenize(s)) - 14))  # a table of ~14 rows
+    for seed in range(200):
+        rows = masking_walkthrough(tokenizer, sentence, mask_prob=0.3, seed=seed)
+        cases = {what for _, what, _ in rows if what.startswith("picked")}
+        if len(cases) >= 2 and any("[MASK]" in c for c in cases):
+            return rows
+    return rows
+
+
+def insert_mask(text: str) -> str:
+    text = (text or "").rstrip()
+    return f"{text} [MASK]".strip() if not text.endswith(".") else f"{text[:-1].rstrip()} [MASK]."
+
+
+# ----------------------------------------------------------------------------- Next sentence
+
+def next_sentence_ui(a, b, which, request: gr.Request):
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        p = on_torch(next_sentence, ckpt.model, ckpt.tokenizer, a, b)
+        return {"IsNext: B follows A": p, "NotNext: B is unrelated": 1 - p}
+
+
+@lru_cache(maxsize=1)
+def _world_held_out() -> list[list[str]]:
+    return split_corpus(parse_corpus(load_example(DEFAULT_EXAMPLE)))[1]
+
+
+def held_out_for(session, which: str) -> list[list[str]]:
+    """The held-out documents of the corpus the model learned from (the default's: world facts; a
+    pulled model's corpus is unknown, so world facts too)."""
+    return session.held_out.get(which) or _world_held_out()
+
+
+def sentences_for(session, which: str) -> list[str]:
+    return [s for d in held_out_for(session, which) for s in d]
+
+
+def random_sentence(which, request: gr.Request) -> str:
+    return random.choice(sentences_for(session_of(request), which))
+
+
+def fill_mask_examples(which, request: gr.Request):
+    """Examples from the chosen model's own held-out text, with a word it knows masked."""
+    session = session_of(request)
+    if which == "pulled" and session.pulled is not None and session.pulled.info.get("widget"):
+        return gr.Dataset(samples=[[session.pulled.info["widget"]]])  # from its model card
+    if which == "default" or which not in session.held_out:
+        return gr.Dataset(samples=DEFAULT_FILL_EXAMPLES)
+    ckpt = model_for(session, which)
+    return gr.Dataset(samples=[[e] for e in mask_examples(ckpt.tokenizer, sentences_for(session, which), n=6)])
+
+
+def next_sentence_examples(which, request: gr.Request):
+    """Sentence pairs from the chosen model's own held-out text, true and false next sentences in turn."""
+    session = session_of(request)
+    if which == "default" or which not in session.held_out:
+        return gr.Dataset(samples=DEFAULT_NSP_EXAMPLES)
+    return gr.Dataset(samples=nsp_examples(held_out_for(session, which)) or DEFAULT_NSP_EXAMPLES)
+
+
+def use_new_model(which: str):
+    """After a training or a pull, make that model the current one in every tab."""
+    def switch(request: gr.Request):
+        ready = getattr(session_of(request), which) is not None
+        return [gr.update(value=which) if ready else gr.skip() for _ in range(4)]  # one dict each: Gradio consumes them
+    return switch
+
+
+# ----------------------------------------------------------------------------- Model
+
+def describe_model(which, request: gr.Request):
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        counts = ckpt.model.parameter_counts()
+        rows = [[part, f"{n:,}"] for part, n in counts.items()] + [["total", f"{sum(counts.values()):,}"]]
+        walk = on_torch(worked_masking_example, ckpt.tokenizer, sentences_for(session_of(request), which))
+        walkthrough = "| piece | what masking did | the model sees |\n|---|---|---|\n" + "\n".join(
+            f"| `{p}` | {what} | `{shown}` |" for p, what, shown in walk)
+        cfg = ckpt.model.config
+        return architecture_figure(cfg, counts), rows, walkthrough, gr.update(maximum=cfg.num_hidden_layers), \
+            gr.update(maximum=cfg.num_attention_heads)
+
+
+def attention_ui(text, layer, head, which, request: gr.Request):
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        cfg = ckpt.model.config
+        layer = min(whole("layer", layer), cfg.num_hidden_layers) - 1  # a slider left at another model's maximum
+        head = min(whole("head", head), cfg.num_attention_heads) - 1
+        tokens, maps = on_torch(attention, ckpt.model, ckpt.tokenizer, text)
+        return attention_figure(tokens, maps[layer][head].numpy(), layer, head)
+
+
+# ----------------------------------------------------------------------------- Hub
+
+ON_SPACE = bool(os.environ.get("SPACE_ID"))  # set by Hugging Face Spaces
+OAUTH = bool(os.environ.get("OAUTH_CLIENT_ID"))  # set on Spaces with `hf_oauth: true` (README front matter)
+HUB_ENDPOINT = os.environ.get("HF_ENDPOINT") or None  # None: huggingface.co
+
+
+def hub_token(oauth_token, typed: str, write: bool):
+    """The signed-in user's token, else the one typed in, else (only when running locally) the
+    machine's HF_TOKEN or saved login. On a Space, a visitor never gets the Space owner's token."""
+    if oauth_token is not None:
+        return oauth_token.token
+    if typed and typed.strip():
+        return typed.strip()
+    if ON_SPACE:
+        if write:
+            raise user_error("Sign in with Hugging Face (the button above), or paste an access token with write access.")
+        return False  # read public repositories anonymously
+    return None
+
+
+def push_ui(which, repo_id, private, token, oauth_token, request: gr.Request):
+    session = session_of(request)
+    with user_errors():
+        ckpt = model_for(session, which)
+        path = ckpt.path or DEFAULT_CHECKPOINT
+        result = push(path, repo_id, token=hub_token(oauth_token, token, write=True), private=bool(private),
+                      endpoint=HUB_ENDPOINT, commit_message="Upload from the BabyBERT app")
+    return f"Pushed to [{result.url}]({result.url}) (commit `{result.commit_id[:7]}`)."
+
+
+def pull_ui(repo_id, revision, token, oauth_token, request: gr.Request):
+    session = session_of(request)
+    out = LIMITS.runs_dir / (request.session_hash or "anonymous") / "pulled"
+    with user_errors():
+        ckpt = pull(repo_id, revision=(revision or "").strip() or None, endpoint=HUB_ENDPOINT,
+                    token=hub_token(oauth_token, token, write=False), out=out)
+    session.pulled, session.latest = ckpt, "pulled"
+    return pulled_summary(repo_id.strip(), ckpt)
+
+
+# Gradio passes the signed-in user's token to a parameter annotated gr.OAuthToken; outside a Space
+# with sign-in enabled that annotation makes Gradio demand a local `hf auth login`, so it is used only there.
+if OAUTH:
+    def push_handler(which, repo_id, private, token, oauth_token: gr.OAuthToken | None, request: gr.Request):
+        return push_ui(which, repo_id, private, token, oauth_token, request)
+
+    def pull_handler(repo_id, revision, token, oauth_token: gr.OAuthToken | None, request: gr.Request):
+        return pull_ui(repo_id, revision, token, oauth_token, request)
+
+    def token_fields(profile: gr.OAuthProfile | None):
+        """Signed in with Hugging Face: the token fields are not needed."""
+        return gr.update(visible=profile is None), gr.update(visible=profile is None)
+else:
+    def push_handler(which, repo_id, private, token, request: gr.Request):
+        return push_ui(which, repo_id, private, token, None, request)
+
+    def pull_handler(repo_id, revision, token, request: gr.Request):
+        return pull_ui(repo_id, revision, token, None, request)
+
+
+# ----------------------------------------------------------------------------- layout
+
+EXPLAIN = """
+### How BERT is pretrained
+**Masked-language modelling (MLM).** Some words of a sentence are hidden and the model must guess them
+from both sides of the context. BERT picks 15% of the word pieces of every sentence; BabyBERT picks 30% by
+default, which teaches a small model more per second (held-out scores still hide 15%). Of those, 80% are
+replaced by `[MASK]`, 10% by a random piece and 10% are left unchanged, so the model cannot rely on
+seeing `[MASK]` to know where to predict. The loss is computed only on the picked pieces.
+
+**Next-sentence prediction (NSP).** Two sentences are joined; half of the time B really follows A in the
+same document (*IsNext*), half of the time B comes from elsewhere (*NotNext*). The model answers from the
+vector of `[CLS]`.
+
+**Special tokens.** `[CLS]` starts every input and collects a summary of it for NSP; `[SEP]` ends each
+sentence; `[MASK]` marks a hidden piece; `[PAD]` fills short rows of a batch and is ignored by attention.
+"""
+
+
+def build_demo() -> gr.Blocks:
+    D = DEFAULT_SETTINGS
+    # every live plot is a new file in Gradio's cache: delete those older than an hour, every 10 minutes
+    with gr.Blocks(title="BabyBERT", delete_cache=(600, 3600)) as demo:
+        gr.Markdown("# BabyBERT\nPretrain a tiny BERT from scratch on your own text, watch it learn, then play with it.")
+        with gr.Tab("Train"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT_EXAMPLE, label="Example corpus")
+                    corpus = gr.Textbox(load_example(DEFAULT_EXAMPLE), lines=14, max_lines=14, label="Corpus")
+                    gr.Markdown(FORMAT_HELP)
+                    stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)))
+                    upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=90, elem_id="upload")
+                with gr.Column(scale=2):
+                    tasks = gr.CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
+                    start_from = gr.Radio([("from scratch", "scratch"),
+                                           ("continue from the current model (trained or pulled last)", "continue")],
+                                          value="scratch", label="Start")
+                    time_budget = Slider(2, LIMITS.max_train_seconds, value=min(D["time_budget"], LIMITS.max_train_seconds), step=1,
+                                            label="Time budget (seconds)")
+                    with gr.Accordion("Model size", open=False):
+                        vocab_size = Slider(64, 8192, value=D["vocab_size"], step=64, label="Vocabulary size")
+                        hidden_size = Slider(16, 512, value=D["hidden_size"], step=16, label="Hidden size")
+                        num_layers = Slider(1, 8, value=D["num_layers"], step=1, label="Layers")
+                        num_heads = Slider(1, 8, value=D["num_heads"], step=1, label="Attention heads (must divide the hidden size)")
+                        intermediate_size = Slider(32, 2048, value=D["intermediate_size"], step=32, label="Feed-forward size")
+                        max_seq_len = Slider(16, 512, value=D["max_seq_len"], step=16, label="Max sequence length")
+                    with gr.Accordion("Training", open=False):
+                        batch_size = Slider(4, 128, value=D["batch_size"], step=4, label="Batch size")
+                        epochs = Number(D["epochs"], label="Epochs (the time budget usually ends training first)", minimum=0)
+                        lr = Number(D["lr"], label="Peak learning rate")
+                        mask_prob = Slider(0.05, 0.5, value=D["mask_prob"], step=0.01, label="Mask probability")
+                        seed = Number(D["seed"], label="Seed", precision=0)
+                    probes = gr.Textbox(lines=3, label="Probe sentences (optional), refreshed at every evaluation",
+                                        placeholder="the capital of france is [MASK].\nthe cow says moo. ||| the cow eats grass.")
+                    settings_check = gr.Markdown(check_settings(LIMITS, **DEFAULT_SETTINGS))
+                    gr.Markdown(LIMITS.describe(), elem_classes="small")
+                    with gr.Row():
+                        start = gr.Button("Start training", variant="primary")
+                        stop = gr.Button("Stop", variant="stop")
+            status = gr.Markdown("Press **Start training**.", elem_id="train-status")
+            with gr.Row():
+                plot = gr.Image(label="Loss", type="filepath", scale=3, interactive=False, elem_id="loss-plot")
+                with gr.Column(scale=1, min_width=380):
+                    metrics = gr.Markdown()
+            # the sentence column wraps; truth and guess keep their share of the width (verses of 60 words)
+            samples = gr.Dataframe(headers=["step", "held-out sentence", "truth", "model's guess", ""], label="Masked held-out examples",
+                                   wrap=True, interactive=False, column_widths=["7%", "51%", "17%", "17%", "8%"], elem_id="samples")
+            probe_table = gr.Dataframe(headers=["probe", "model's answer"], label="Your probes", interactive=False)
+            download = gr.File(label="Download the checkpoint (zip)", visible=False)
+
+            example.change(load_example, example, corpus, api_name=False)
+            upload.upload(load_upload, upload, corpus, api_name=False)
+            corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
+            training = start.click(train_model, [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
+                                      max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes],
+                        [status, plot, metrics, samples, probe_table, download], api_name="train",
+                        concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train",
+                        show_progress_on=plot)  # the queue place shows on the plot; no spinners on the tables
+            stop.click(stop_training, None, status, api_name="stop", queue=False)
+            controls = [tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
+                        epochs, lr, mask_prob, time_budget, seed]
+            gr.on([c.change for c in controls], settings_ui, controls, settings_check, api_name=False,
+                  show_progress="hidden", queue=False)
+
+        with gr.Tab("Fill-mask"):
+            with gr.Row():
+                which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+                compare = gr.Checkbox(False, label="Compare with a second model")
+                which_b = gr.Dropdown(MODEL_CHOICES, value="default", label="Second model")
+            text = gr.Textbox("the capital of france is [MASK].", label="Sentence with one or more [MASK]")
+            with gr.Row():
+                add_mask = gr.Button("Insert [MASK]")
+                top_k = Slider(1, 20, value=5, step=1, label="Top k")
+                guess = gr.Button("Fill the mask", variant="primary")
+            label = gr.Label(label="First [MASK]", num_top_classes=20, elem_id="fill-label")
+            table = gr.Dataframe(headers=["model", "mask", "top guesses"], label="Every mask", interactive=False, elem_id="fill-table")
+            raw = gr.JSON(label="JSON", visible=False)
+            fill_examples = gr.Examples(DEFAULT_FILL_EXAMPLES, [text], label="Examples (from the model's own held-out text)",
+                                        elem_id="fill-examples")
+            which.change(fill_mask_examples, which, fill_examples.dataset, api_name=False)
+            add_mask.click(insert_mask, text, text, api_name=False)
+            guess.click(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name="fill_mask")
+            text.submit(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name=False)
+
+        with gr.Tab("Next sentence"):
+            nsp_which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+            a = gr.Textbox("the capital of peru is lima.", label="Sentence A")
+            b = gr.Textbox("lima is the largest city in peru.", label="Sentence B")
+            with gr.Row():
+                swap = gr.Button("Random sentence B")
+                judge = gr.Button("Does B follow A?", variant="primary")
+            verdict = gr.Label(label="Next-sentence prediction", elem_id="nsp-verdict")
+            nsp_examples_ui = gr.Examples(DEFAULT_NSP_EXAMPLES, [a, b], label="Examples (from the model's own held-out text)",
+                                          elem_id="nsp-examples")
+            nsp_which.change(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
+            swap.click(random_sentence, nsp_which, b, api_name=False)
+            judge.click(next_sentence_ui, [a, b, nsp_which], verdict, api_name="next_sentence")
+
+        with gr.Tab("Model"):
+            model_which = gr.Dropdown(MODEL_CHOICES, value="default", label="Model")
+            with gr.Row():
+                diagram = gr.Plot(label="Architecture", elem_id="architecture")
+                counts = gr.Dataframe(headers=["part", "parameters"], label="Parameters", interactive=False)
+            gr.Markdown(EXPLAIN)
+            walkthrough = gr.Markdown()
+            gr.Markdown("### Attention: where each token looks")
+            att_text = gr.Textbox("the capital of france is [MASK].", label="Sentence")
+            with gr.Row():
+                layer = Slider(1, 2, value=2, step=1, label="Layer")
+                head = Slider(1, 2, value=1, step=1, label="Head")
+                show = gr.Button("Show attention", variant="primary")
+            heatmap = gr.Plot(label="Attention", elem_id="attention")
+            model_which.change(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
+            show.click(attention_ui, [att_text, layer, head, model_which], heatmap, api_name="attention")
+            demo.load(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
+
+        with gr.Tab("Hub"):
+            gr.Markdown("Share a checkpoint on the Hugging Face Hub, or pull one (yours, or a published BERT such as "
+                        "`google/bert_uncased_L-2_H-128_A-2`) to play with and to continue pretraining.")
+            if OAUTH:
+                gr.LoginButton()
+            else:
+                gr.Markdown(("Paste an access token below." if ON_SPACE else
+                             "Paste a token below, or leave it empty to use this machine's `HF_TOKEN` or saved "
+                             "`hf auth login`.") + " (On a Space with sign-in enabled, a *Sign in with Hugging Face* "
+                            "button appears here instead.)", elem_classes="small")
+            with gr.Row():
+                with gr.Column():
+                    gr.Markdown("### Push")
+                    push_which = gr.Dropdown(MODEL_CHOICES, value="trained", label="Checkpoint")
+                    repo = gr.Textbox(label="Repository", placeholder="your-name/babybert-my-corpus")
+                    private = gr.Checkbox(False, label="Private")
+                    token = gr.Textbox(label="Access token with write access (not needed when signed in)", type="password")
+                    push_button = gr.Button("Push", variant="primary")
+                    push_result = gr.Markdown()
+                with gr.Column():
+                    gr.Markdown("### Pull")
+                    pull_repo = gr.Textbox(label="Repository", placeholder="google/bert_uncased_L-2_H-128_A-2")
+                    revision = gr.Textbox(label="Revision (optional): branch, tag or commit id")
+                    pull_token = gr.Textbox(label="Access token (only for private repositories)", type="password")
+                    pull_button = gr.Button("Pull", variant="primary")
+                    pull_result = gr.Markdown()
+            push_button.click(push_handler, [push_which, repo, private, token], push_result, api_name="push")
+            pulling = pull_button.click(pull_handler, [pull_repo, revision, pull_token], pull_result, api_name="pull")
+            pulling.success(use_new_model("pulled"), None, [which, nsp_which, model_which, push_which], api_name=False) \
+                .then(fill_mask_examples, which, fill_examples.dataset, api_name=False) \
+                .then(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
+            if OAUTH:
+                demo.load(token_fields, None, [token, pull_token], api_name=False)
+
+        training.then(use_new_model("trained"), None, [which, nsp_which, model_which, push_which], api_name=False) \
+            .then(fill_mask_examples, which, fill_examples.dataset, api_name=False) \
+            .then(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
+        demo.unload(forget_session)
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+demo = build_demo()
+
+
+# run_history off: Gradio would keep every call, inputs (whole corpora) and outputs, in the
+# browser's localStorage, and re-read and re-write all of it at each streamed update: the tab's
+# CPU grew with every training (4 s, 7 s, 10 s of CPU in three 15 s runs; training lost half its speed)
+LAUNCH = dict(theme=gr.themes.Soft(), css=".small {font-size: 0.85em; opacity: 0.8}", run_history=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Start the BabyBERT app.")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="also serve on a public *.gradio.live link")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True, **LAUNCH)
+    WORKERS.start()  # warm up the training process now, not at the first Start
+    # what exists now lives as long as the server: keep the collector off it, or a full collection
+    # (~250 ms measured) every so often stalls the live plot and everyone's predictions
+    gc.freeze()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        demo.close()
+        WORKERS.close()
+
+
+if __name__ == "__main__":
+    main()
+class Dropdown(AsSent, gr.Dropdown): ...
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    
+class CheckboxGroup(AsSent, gr.CheckboxGroup): ...
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

@@ -1,0 +1,219 @@
+"""The app as a person sees it: `python app.py` on 127.0.0.1, driven by a real Chromium through
+Playwright. The tests assert on what is on the page (text, images), not on internal state, and save a
+screenshot of every tab under test-artifacts/ (BABYBERT_TEST_ARTIFACTS).
+
+Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it when missing) and the
+`playwright` package (requirements-dev.txt). Where no browser can be had, these tests are skipped and
+the test summary says so in capitals (conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import HUB_TOKENS, WRITE, animal_corpus, free_port
+from .hub_server import HubServer
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("BABYBERT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("BABYBERT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+WIDTH = 1280  # a laptop screen
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - reported by the skip below
+    sync_playwright = None
+
+MISSING = ("the playwright package is not installed" if sync_playwright is None else
+           f"no Chromium at {CHROMIUM}" if not Path(CHROMIUM).exists() else None)
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING is not None, reason=f"NO BROWSER: {MISSING}")]
+
+
+def long_sentence(i: int) -> str:
+    """A held-out-like verse of ~60 words, so that the examples table must wrap its sentence column."""
+    a, b = ["cow", "dog", "cat", "duck", "sheep", "owl"][i % 6], ["farm", "house", "barn", "pond", "field", "tree"][i % 6]
+    return " ".join([f"in the morning the {a} walks slowly from the {b} to the river and back again"] * 4) + "."
+
+
+def browser_corpus() -> str:
+    """The animal corpus, with a long sentence closing every document."""
+    docs = animal_corpus(36).strip().split("\n\n")
+    return "\n\n".join(f"{d}\n{long_sentence(i)}" for i, d in enumerate(docs)) + "\n"
+
+
+@pytest.fixture(scope="module")
+def hub():
+    with HubServer(tokens=HUB_TOKENS) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, hub):
+    """`python app.py` as a user starts it, with its runs and the Hub pointed at test places."""
+    runs = tmp_path_factory.mktemp("runs")
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "BABYBERT_RUNS_DIR": str(runs), "HF_ENDPOINT": hub.endpoint,
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            pytest.fail(f"python app.py did not start:\n{log.read()[-3000:]}")
+        time.sleep(0.5)
+    yield url
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(app_url)
+        expect(page.get_by_role("heading", name="BabyBERT")).to_be_visible()
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def set_number(page, label: str, value) -> None:
+    """A slider's number box, as a person types into it."""
+    box = page.get_by_label(f"number input for {label}")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def toast_text(page) -> str:
+    """The text of the error toast(s) on screen."""
+    toast = page.locator(".toast-body").last
+    expect(toast).to_be_visible()
+    return toast.inner_text()
+
+
+def test_train_watch_stop_then_use_the_model(page):
+    open_tab(page, "Train")
+    page.get_by_label("Corpus", exact=True).fill(browser_corpus())
+    expect(page.get_by_text(re.compile(r"36\*\* documents"))).to_be_visible()
+    set_number(page, "Time budget (seconds)", 120)
+    page.get_by_role("button", name="Start training").click()
+
+    plot = page.locator("#loss-plot img")
+    expect(plot).to_be_visible(timeout=90_000)
+    first = plot.get_attribute("src")
+    expect(plot).not_to_have_attribute("src", first, timeout=30_000)  # the plot changes as training goes on
+    expect(page.get_by_text(re.compile(r"step \d+"))).to_be_visible()
+    page.wait_for_timeout(8_000)  # long enough for an evaluation or two
+    page.get_by_role("button", name="Stop").click()
+    status = page.locator("#train-status")
+    expect(status).to_contain_text("finished after", timeout=60_000)
+    expect(status).to_contain_text("stopped")
+    expect(page.get_by_text("Final held-out metrics")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("whole-word accuracy")).to_be_visible()
+    expect(page.get_by_text("Download the checkpoint (zip)")).to_be_visible(timeout=30_000)
+    shot(page, "train")
+
+
+def test_examples_table_shows_truth_and_guess_at_laptop_width(page):
+    """With verses of ~60 words the columns that matter stay on screen without scrolling sideways."""
+    table = page.locator("#samples")
+    table.scroll_into_view_if_needed()
+    for header in ("truth", "model's guess"):
+        cell = table.get_by_role("columnheader", name=header)
+        box = cell.bounding_box()
+        assert box is not None and box["width"] > 40, f"the {header!r} column is hidden"
+        assert box["x"] + box["width"] <= WIDTH, f"the {header!r} column is off-screen at {WIDTH} px: {box}"
+    assert "walks slowly" in table.inner_text()  # long sentences were shown in it
+
+
+def test_fill_mask_with_the_trained_model(page):
+    open_tab(page, "Fill-mask")
+    expect(page.get_by_label("Model", exact=True).first).to_have_value("the model you trained")
+    page.get_by_label("Sentence with one or more [MASK]").fill("every morning the cow says [MASK].")
+    page.get_by_role("button", name="Fill the mask").click()
+    expect(page.locator("#fill-table")).to_contain_text("trained")
+    expect(page.locator("#fill-label")).to_contain_text("%")
+    # its examples are the trained model's own held-out text, not the default's world facts
+    expect(page.locator("#fill-examples")).not_to_contain_text("capital of japan")
+    shot(page, "fill-mask")
+
+
+def test_next_sentence_with_examples_from_the_models_text(page):
+    open_tab(page, "Next sentence")
+    examples = page.locator("#nsp-examples")
+    expect(examples).not_to_contain_text("capital of peru")  # world facts belong to the default model
+    expect(examples).to_contain_text("the")
+    page.get_by_label("Sentence A").fill("the cow lives in the farm.")
+    page.get_by_label("Sentence B").fill("every morning the cow says moo.")
+    page.get_by_role("button", name="Does B follow A?").click()
+    expect(page.locator("#nsp-verdict")).to_contain_text("IsNext")
+    expect(page.locator("#nsp-verdict")).to_contain_text("%")
+    shot(page, "next-sentence")
+
+
+def test_model_tab_draws_the_diagram_and_attention(page):
+    open_tab(page, "Model")
+    expect(page.locator("#architecture img, #architecture svg, #architecture canvas").first).to_be_visible()
+    expect(page.get_by_text("what masking did")).to_be_visible()
+    page.get_by_role("button", name="Show attention").click()
+    expect(page.locator("#attention img, #attention svg, #attention canvas").first).to_be_visible()
+    shot(page, "model")
+
+
+def test_push_then_pull_through_the_hub_stand_in(page, hub):
+    open_tab(page, "Hub")
+    page.get_by_label("Repository").first.fill("alice/babybert-browser")
+    page.get_by_label("Access token with write access (not needed when signed in)").fill(WRITE)
+    page.get_by_role("button", name="Push", exact=True).click()
+    expect(page.get_by_text("Pushed to")).to_be_visible()
+    assert "model.safetensors" in hub.files("alice/babybert-browser")
+    page.get_by_label("Repository").nth(1).fill("alice/babybert-browser")
+    page.get_by_role("button", name="Pull", exact=True).click()
+    expect(page.get_by_text("Pulled `alice/babybert-browser`")).to_be_visible()
+    expect(page.get_by_text("made by")).to_be_visible()
+    assert WRITE not in page.content()  # the token never comes back to the page
+    shot(page, "hub")
+
+
+def test_a_bad_upload_gets_a_message_and_the_app_keeps_working(page, tmp_path):
+    open_tab(page, "Train")
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(bytes(range(256)) * 64)  # not text, whatever its name says
+    page.locator("#upload input[type=file]").set_input_files(str(binary))
+    assert "not" in toast_text(page).lower() and "text" in toast_text(page).lower()
+    shot(page, "bad-upload")
+    open_tab(page, "Fill-mask")  # the server is still answering
+    page.get_by_role("button", name="Fill the mask").click()
+    expect(page.locator("#fill-table")).to_contain_text("trained")
