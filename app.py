@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import random
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -460,7 +461,7 @@ def build_demo() -> gr.Blocks:
                     example = gr.Dropdown(list(EXAMPLES), value=DEFAULT_EXAMPLE, label="Example corpus")
                     corpus = gr.Textbox(load_example(DEFAULT_EXAMPLE), lines=14, max_lines=14, label="Corpus")
                     gr.Markdown(FORMAT_HELP)
-                    stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)))
+                    stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)), elem_id="corpus-stats")
                     upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=90, elem_id="upload")
                 with gr.Column(scale=2):
                     tasks = CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
@@ -501,10 +502,11 @@ def build_demo() -> gr.Blocks:
             download = gr.File(label="Download the checkpoint (zip)", visible=False)
 
             example.change(load_example, example, corpus, api_name=False)
-            upload.upload(load_upload, upload, corpus, api_name=False)
+            upload.upload(load_upload, upload, corpus, api_name=False, show_progress="hidden")  # an error keeps the box readable
             corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
             # the button says so when this session already trains (an API client's second call waits in the queue)
-            checked = start.click(check_not_training, None, None, queue=False, api_name=False, show_progress="hidden")
+            checked = start.click(check_not_training, None, None, api_name=False, show_progress="hidden", concurrency_limit=None,
+                                  trigger_mode="multiple")  # Gradio's default ignores a click while one is pending
             training = checked.success(train_model, [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads,
                                                      intermediate_size, max_seq_len, batch_size, epochs, lr, mask_prob,
                                                      time_budget, seed, start_from, probes],
@@ -587,14 +589,14 @@ def build_demo() -> gr.Blocks:
                     private = gr.Checkbox(False, label="Private")
                     token = gr.Textbox(label="Access token with write access (not needed when signed in)", type="password")
                     push_button = gr.Button("Push", variant="primary")
-                    push_result = gr.Markdown()
+                    push_result = gr.Markdown(elem_id="push-result")
                 with gr.Column():
                     gr.Markdown("### Pull")
                     pull_repo = gr.Textbox(label="Repository", placeholder="google/bert_uncased_L-2_H-128_A-2")
                     revision = gr.Textbox(label="Revision (optional): branch, tag or commit id")
                     pull_token = gr.Textbox(label="Access token (only for private repositories)", type="password")
                     pull_button = gr.Button("Pull", variant="primary")
-                    pull_result = gr.Markdown()
+                    pull_result = gr.Markdown(elem_id="pull-result")
             push_button.click(push_handler, [push_which, repo, private, token], push_result, api_name="push")
             pulling = pull_button.click(pull_handler, [pull_repo, revision, pull_token], pull_result, api_name="pull")
             pulling.success(use_new_model("pulled"), None, [which, nsp_which, model_which, push_which], api_name=False) \
@@ -620,6 +622,10 @@ demo = build_demo()
 LAUNCH = dict(theme=gr.themes.Soft(), css=".small {font-size: 0.85em; opacity: 0.8}", run_history=False)
 
 
+def stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Start the BabyBERT app.")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
@@ -629,6 +635,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True, **LAUNCH)
     WORKERS.start()  # warm up the training process now, not at the first Start
+    signal.signal(signal.SIGTERM, stop_on_sigterm)  # as Ctrl-C: end the worker processes, then exit
     # what exists now lives as long as the server: keep the collector off it, or a full collection
     # (~250 ms measured) every so often stalls the live plot and everyone's predictions
     gc.freeze()

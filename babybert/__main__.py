@@ -174,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     hub_options(d, write=True)
 
     b = sub.add_parser("bench", help="speed targets: BabyBERT vs the transformers recipe; the app's live training vs the CLI")
-    b.add_argument("--only", choices=["throughput", "app", "quality"],
-                   help="run one part: throughput (vs transformers, ~1 min), app (live streaming vs the CLI, ~3 min) "
+    b.add_argument("--only", choices=["throughput", "app", "quality", "load"],
+                   help="run one part: throughput (vs transformers, ~1 min), app (live streaming vs the CLI, ~3 min), "
+                        "load (fill-mask latency while two others train, ~1 min), "
                         "or quality (held-out accuracy after the same training time as the transformers recipe, "
                         "2 x the budgets; only when asked for)")
     b.add_argument("--quick", action="store_true",
@@ -362,6 +363,13 @@ def cmd_bench(args) -> int:
         reports["app"] = report = run_app_bench(args.app_budget, args.app_rounds, args.corpus)
         if not args.json:
             print(print_app_report(report))
+    if args.only == "load":
+        from .bench_app import print_load_report, run_load_bench
+        if not APP.is_file():
+            raise ValueError(f"the load benchmark needs the source checkout: {APP} is missing")
+        reports["load"] = report = run_load_bench(args.app_budget, args.corpus)
+        if not args.json:
+            print(print_load_report(report))
     if args.json:
         print(json.dumps(reports, indent=2))
     return 0

@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -167,3 +168,70 @@ def print_app_report(r: dict) -> str:
         if key == "plot_gap_s":
             lines.append(f"  {'  (median gap, 95th pct.)':<26} {r['plot_gap_median_s']:.2f} s, {r['plot_gap_p95_s']:.2f} s")
     return "\n".join(lines)
+
+
+LOAD_TARGET_P95_MS = 200.0  # a user's fill-mask while others train
+
+
+def _fill_mask_loop(url: str, session: str, until: threading.Event, latencies: list[float]) -> None:
+    """A user asking fill-mask questions of the default model, one after another."""
+    while not until.is_set():
+        t0 = time.perf_counter()
+        for _ in call_api(url, "/fill_mask", ["the capital of france is [MASK].", 5, "default", False, "default"], session):
+            pass
+        latencies.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.05)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
+
+
+def run_load_bench(budget: float = 20, corpus: str | Path | None = None) -> dict:
+    """Four clients at once: two train (one at a time on this server: the second waits in the queue),
+    two ask fill-mask questions. Fill-mask latency is measured idle first, then while training runs."""
+    path = Path(corpus) if corpus else EXAMPLES_DIR / "world_facts.txt"
+    text = path.read_text(encoding="utf-8")
+    settings = dict(DEFAULT_SETTINGS, time_budget=budget)
+    with tempfile.TemporaryDirectory() as tmp:
+        process, url, inputs = _start_app(Path(tmp) / "runs")
+        try:
+            _app_round(url, inputs, dict(settings, time_budget=2), text)  # warm-up: the worker and the default model
+            idle, busy, stop = [], [], threading.Event()
+            askers = [threading.Thread(target=_fill_mask_loop, args=(url, secrets.token_hex(8), stop, idle)) for _ in range(2)]
+            for t in askers:
+                t.start()
+            time.sleep(5)
+            stop.set()
+            for t in askers:
+                t.join()
+            stop = threading.Event()
+            askers = [threading.Thread(target=_fill_mask_loop, args=(url, secrets.token_hex(8), stop, busy)) for _ in range(2)]
+            trainers = [threading.Thread(target=_app_round, args=(url, inputs, settings, text)) for _ in range(2)]
+            for t in trainers:
+                t.start()
+            time.sleep(3)  # the first training is running, the second waits in the queue
+            for t in askers:
+                t.start()
+            for t in trainers:
+                t.join()
+            stop.set()
+            for t in askers:
+                t.join()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return {"corpus": path.name, "budget_s": budget, "fill_mask_calls": len(busy),
+            "idle_fill_mask_p50_ms": round(_percentile(idle, 0.5), 1), "idle_fill_mask_p95_ms": round(_percentile(idle, 0.95), 1),
+            "fill_mask_p50_ms": round(_percentile(busy, 0.5), 1), "fill_mask_p95_ms": round(_percentile(busy, 0.95), 1),
+            "target_p95_ms": LOAD_TARGET_P95_MS}
+
+
+def print_load_report(r: dict) -> str:
+    ok = "ok" if r["fill_mask_p95_ms"] <= r["target_p95_ms"] else "MISSED"
+    return (f"four clients on one server ({r['corpus']}): two train ({r['budget_s']:.0f} s each, one after the other), "
+            f"two ask fill-mask ({r['fill_mask_calls']} calls through the HTTP API)\n"
+            f"  fill-mask idle          p50 {r['idle_fill_mask_p50_ms']:6.1f} ms   p95 {r['idle_fill_mask_p95_ms']:6.1f} ms\n"
+            f"  fill-mask while training p50 {r['fill_mask_p50_ms']:6.1f} ms   p95 {r['fill_mask_p95_ms']:6.1f} ms"
+            f"   target p95 <= {r['target_p95_ms']:.0f} ms: {ok}")
