@@ -36,6 +36,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SEND_EVERY = 0.25  # seconds between batches of Progress events
+WORKER_NICENESS = 10  # training yields the cores to the server's requests: a user's fill-mask is not kept
+# waiting behind another user's training (bench --only load: p95 229 ms -> 66 ms)
 
 
 class WorkerDied(RuntimeError):
@@ -254,6 +256,7 @@ serve(conn)
 def serve(conn: Connection) -> None:
     """The worker's loop: run the trainings the server sends until it quits or goes away."""
     logging.basicConfig(level=logging.WARNING, format="babybert worker: %(message)s")
+    os.nice(WORKER_NICENESS)
     _warm_up()
     try:
         while True:
