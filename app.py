@@ -28,7 +28,7 @@ from babybert.predict import mask_examples, nsp_examples, parse_probes
 from babybert.train import Progress
 from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, check_settings,
                          corpus_summary, example_corpora, make_configs, pulled_summary, read_upload, whole, zip_checkpoint)
-from babybert.worker import WorkerPool, without_live_model
+from babybert.worker import WorkerPool, niceness, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
     import spaces
@@ -38,6 +38,7 @@ except ImportError:
 log = logging.getLogger("babybert.app")
 ZERO_GPU = spaces is not None and bool(os.environ.get("SPACES_ZERO_GPU"))
 LIMITS = Limits.from_env()
+niceness()  # BABYBERT_WORKER_NICE, checked here: a bad value stops the app at start, with its message
 SESSIONS = Sessions()
 EXAMPLES = example_corpora()
 DEFAULT_EXAMPLE = "world_facts.txt"

@@ -1,12 +1,14 @@
 """Training in a warm worker process (babybert/worker.py), as the app runs it."""
 
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from babybert import Done, Eval, Probes, Progress, Sample, Start, load_checkpoint, train
-from babybert.worker import WorkerDied, WorkerPool
+from babybert.worker import Worker, WorkerDied, WorkerPool
 
 from .conftest import TINY_MODEL, tiny_train_config
 
@@ -79,3 +81,28 @@ def test_a_dead_worker_is_reported_and_replaced(pool, documents, tmp_path):
     with pool.worker() as fresh:
         assert fresh is not worker and fresh.alive()
         assert isinstance(flat(fresh.train(documents, TINY_MODEL, tiny_train_config(max_steps=5), out_dir=tmp_path / "y"))[-1], Done)
+
+
+def test_worker_priority_comes_from_the_environment():
+    from babybert.worker import WORKER_NICENESS, niceness
+    assert niceness({}) == WORKER_NICENESS == 4
+    assert niceness({"BABYBERT_WORKER_NICE": "0"}) == 0
+    for bad in ("-5", "20", "low"):
+        with pytest.raises(ValueError, match="BABYBERT_WORKER_NICE must be a whole number from 0 to 19"):
+            niceness({"BABYBERT_WORKER_NICE": bad})
+
+
+def test_the_worker_process_runs_at_a_lower_priority():
+    """So that the server's requests (a user's fill-mask) come before another user's training."""
+    worker = Worker()
+    try:
+        deadline = time.monotonic() + 30
+        nice = None
+        while time.monotonic() < deadline:
+            nice = int(Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+            if nice == 4:
+                break
+            time.sleep(0.1)
+        assert nice == 4
+    finally:
+        worker.close()
