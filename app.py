@@ -14,6 +14,7 @@ import random
 import signal
 import threading
 import time
+from pathlib import Path
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -39,7 +40,7 @@ log = logging.getLogger("babybert.app")
 ZERO_GPU = spaces is not None and bool(os.environ.get("SPACES_ZERO_GPU"))
 LIMITS = Limits.from_env()
 niceness()  # BABYBERT_WORKER_NICE, checked here: a bad value stops the app at start, with its message
-SESSIONS = Sessions()
+SESSIONS = Sessions(LIMITS.runs_dir, ttl=LIMITS.session_ttl)
 EXAMPLES = example_corpora()
 DEFAULT_EXAMPLE = "world_facts.txt"
 MODEL_CHOICES = [("default model (world facts)", "default"), ("the model you trained", "trained"),
@@ -68,8 +69,12 @@ def default_model():
     return on_torch(load_checkpoint, DEFAULT_CHECKPOINT)
 
 
+def session_key(request: gr.Request) -> str:
+    return request.session_hash if request and request.session_hash else "anonymous"
+
+
 def session_of(request: gr.Request):
-    return SESSIONS.get(request.session_hash if request and request.session_hash else "anonymous")
+    return SESSIONS.get(session_key(request))
 
 
 def model_for(session, which: str):
@@ -148,7 +153,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     if session.training:
         raise user_error("This session is already training; press Stop first.")
     init = current_path(session) if start_from == "continue" else None
-    out_dir = LIMITS.runs_dir / (request.session_hash or "anonymous") / "babybert-session"
+    out_dir = SESSIONS.directory(session_key(request)) / "babybert-session"
     plots_dir = out_dir.parent / "live"
     session.stop = threading.Event()
     session.training = True
@@ -181,9 +186,10 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
         raise user_error(f"Training failed: {e}") from None
     finally:
         session.training = False
+        SESSIONS.release(session_key(request))  # a tab closed during the run: delete what it wrote
     done = view.done
-    yield _train_outputs(view, plots_dir,
-                         download=zip_checkpoint(done.checkpoint) if done and done.checkpoint else None)
+    saved = done is not None and done.checkpoint is not None and Path(done.checkpoint).is_dir()
+    yield _train_outputs(view, plots_dir, download=zip_checkpoint(done.checkpoint) if saved else None)
 
 
 def training_batches(docs, model_config, config, **options):
@@ -238,9 +244,7 @@ def settings_ui(tasks, vocab_size, hidden_size, num_layers, num_heads, intermedi
 
 
 def forget_session(request: gr.Request) -> None:
-    session = SESSIONS.get(request.session_hash)
-    session.stop.set()  # a closed tab stops its training
-    SESSIONS.drop(request.session_hash)
+    SESSIONS.drop(session_key(request))  # stops its training; its files are deleted
 
 
 def check_not_training(request: gr.Request) -> None:
@@ -404,7 +408,7 @@ def push_ui(which, repo_id, private, token, oauth_token, request: gr.Request):
 
 def pull_ui(repo_id, revision, token, oauth_token, request: gr.Request):
     session = session_of(request)
-    out = LIMITS.runs_dir / (request.session_hash or "anonymous") / "pulled"
+    out = SESSIONS.directory(session_key(request)) / "pulled"
     with user_errors():
         ckpt = pull(repo_id, revision=(revision or "").strip() or None, endpoint=HUB_ENDPOINT,
                     token=hub_token(oauth_token, token, write=False), out=out)

@@ -5,6 +5,7 @@ here: models are only handed to the library's functions.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -35,6 +36,7 @@ class Limits:
     max_train_seconds: int = 600  # BABYBERT_MAX_TRAIN_SECONDS
     concurrent_trainings: int = 1  # BABYBERT_CONCURRENT_TRAININGS: 2 CPU cores train one model well, two badly
     runs_dir: Path = Path("runs/app")  # BABYBERT_RUNS_DIR: where session checkpoints are written
+    session_ttl: int = 6 * 3600  # BABYBERT_SESSION_TTL: seconds before an idle session and its files are deleted
 
     @classmethod
     def from_env(cls, env=os.environ) -> Limits:
@@ -53,7 +55,7 @@ class Limits:
         return cls(number("BABYBERT_MAX_CORPUS_CHARS", d.max_corpus_chars), number("BABYBERT_MAX_PARAMETERS", d.max_parameters),
                    number("BABYBERT_MAX_TRAIN_SECONDS", d.max_train_seconds),
                    number("BABYBERT_CONCURRENT_TRAININGS", d.concurrent_trainings),
-                   Path(env.get("BABYBERT_RUNS_DIR", str(d.runs_dir))))
+                   Path(env.get("BABYBERT_RUNS_DIR", str(d.runs_dir))), number("BABYBERT_SESSION_TTL", d.session_ttl))
 
     def describe(self) -> str:
         return (f"Limits on this server: corpus up to {self.max_corpus_chars:,} characters, models up to "
@@ -84,25 +86,45 @@ class Session:
 
 
 class Sessions:
-    """Sessions by Gradio's session hash; idle ones are forgotten after `ttl` seconds."""
+    """Sessions by Gradio's session hash, each with its own directory under `root`. Idle ones are
+    forgotten after `ttl` seconds; a forgotten session's directory is deleted (at once, or when its
+    training ends)."""
 
-    def __init__(self, ttl: float = 6 * 3600):
+    def __init__(self, root: Path, ttl: float = 6 * 3600):
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
-        self.ttl = ttl
+        self.root, self.ttl = Path(root), ttl
+
+    def directory(self, key: str) -> Path:
+        """Where the session's files go. The key comes from the client, so it never becomes a path
+        itself: '../../etc' must not lead anywhere."""
+        return self.root / hashlib.sha256(key.encode()).hexdigest()[:24]
 
     def get(self, key: str) -> Session:
         now = time.monotonic()
         with self._lock:
             for k in [k for k, s in self._sessions.items() if now - s.last_used > self.ttl and not s.training]:
-                del self._sessions[k]
+                self._forget(k)
             session = self._sessions.setdefault(key, Session())
             session.last_used = now
             return session
 
     def drop(self, key: str) -> None:
         with self._lock:
-            self._sessions.pop(key, None)
+            self._forget(key)
+
+    def release(self, key: str) -> None:
+        """After a training: if the session was forgotten meanwhile, delete what the run wrote."""
+        with self._lock:
+            if key not in self._sessions:
+                shutil.rmtree(self.directory(key), ignore_errors=True)
+
+    def _forget(self, key: str) -> None:
+        session = self._sessions.pop(key, None)
+        if session is not None:
+            session.stop.set()  # a closed tab stops its training
+        if session is None or not session.training:
+            shutil.rmtree(self.directory(key), ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- corpus

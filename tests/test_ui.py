@@ -86,13 +86,42 @@ def test_probes_parse_masks_and_pairs():
         parse_probes("a cat. |||")
 
 
-def test_sessions_are_separate_and_idle_ones_expire():
-    sessions = Sessions(ttl=0.0)
+def test_sessions_are_separate_and_idle_ones_expire(tmp_path):
+    sessions = Sessions(tmp_path, ttl=60.0)
     a, b = sessions.get("a"), sessions.get("b")
     assert a is not b and a.stop is not b.stop
-    a.stop.set()
-    assert not b.stop.is_set()
-    assert sessions.get("a") is not a  # expired (ttl 0) and made anew
+    b.stop.set()
+    assert not a.stop.is_set()
+    sessions.directory("a").mkdir()
+    (sessions.directory("a") / "model.safetensors").write_bytes(b"x")
+    a.last_used -= 61  # idle for longer than the ttl
+    assert sessions.get("a") is not a  # expired and made anew
+    assert a.stop.is_set() and not sessions.directory("a").exists()  # its training stopped, its files deleted
+
+
+def test_session_directories_are_never_the_clients_text(tmp_path):
+    sessions = Sessions(tmp_path / "runs")
+    for key in ("../../etc", "/tmp/x", "a/../../b", "..", "", "x" * 5000):
+        d = sessions.directory(key)
+        assert d.parent == tmp_path / "runs" and d.name.isalnum() and len(d.name) == 24
+    assert sessions.directory("a") != sessions.directory("b")
+
+
+def test_a_session_forgotten_while_training_is_deleted_when_the_run_ends(tmp_path):
+    sessions = Sessions(tmp_path)
+    s = sessions.get("tab")
+    s.training = True
+    run = sessions.directory("tab") / "babybert-session"
+    run.mkdir(parents=True)
+    sessions.drop("tab")  # the tab closed: its training is told to stop, its files stay until it ends
+    assert s.stop.is_set() and run.exists()
+    s.training = False
+    sessions.release("tab")
+    assert not sessions.directory("tab").exists()
+    other = sessions.get("other")
+    sessions.directory("other").mkdir()
+    sessions.release("other")  # a live session keeps its files
+    assert sessions.directory("other").exists() and sessions.get("other") is other
 
 
 def test_train_view_maps_events(trained, tmp_path):

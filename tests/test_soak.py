@@ -1,0 +1,104 @@
+"""Hours of uptime, compressed: one `python app.py` serves 20 train/stop cycles from 20 sessions and
+1,000 fill-mask calls. Afterwards the server's memory is back within 10% of where it started, and
+no session file or extra process is left. Bounded in count and time (about two minutes), so CI runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from .conftest import animal_corpus, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+TTL = 4  # seconds before an idle session (and its files) is forgotten: BABYBERT_SESSION_TTL
+TRAIN = dict(corpus=animal_corpus(12), tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_layers=2, num_heads=2,
+             intermediate_size=64, max_seq_len=32, batch_size=16, epochs=500, lr=3e-3, mask_prob=0.15, time_budget=30,
+             seed=0, start_from="scratch", probes="")
+
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
+
+
+def rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+
+
+def children(pid: int) -> set[str]:
+    return set(subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())
+
+
+def fill_mask(http: httpx.Client, url: str, session: str) -> None:
+    data = {"data": ["every morning the cow says [MASK].", 5, "default", False, "default"], "session_hash": session}
+    http.post(f"{url}gradio_api/run/fill_mask", json=data).raise_for_status()
+
+
+def train_and_stop(url: str) -> str:
+    client = Client(url, verbose=False)  # a new visitor each time
+    job = client.submit(**TRAIN, api_name="/train")
+    while not job.outputs():
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert client.predict(api_name="/stop").startswith("Stopping")
+    status = job.result()[0]
+    client.close()
+    return status
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "BABYBERT_RUNS_DIR": str(runs),
+           "BABYBERT_SESSION_TTL": str(TTL), "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "python app.py did not start"
+        time.sleep(0.5)
+    yield process, url, runs
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def test_twenty_trainings_and_a_thousand_predictions_leave_nothing_behind(server):
+    process, url, runs = server
+    with httpx.Client(timeout=30) as http:
+        # warm up: a training and some predictions load what stays for the server's lifetime
+        assert "stopped" in train_and_stop(url)
+        for _ in range(50):
+            fill_mask(http, url, "warm-up")
+        workers = children(process.pid)
+        time.sleep(TTL + 1)
+        fill_mask(http, url, "baseline")  # a request, so that idle sessions are swept
+        before = rss_kb(process.pid)
+
+        for cycle in range(20):
+            status = train_and_stop(url)
+            assert "finished after" in status and "stopped" in status, f"cycle {cycle}: {status}"
+        for i in range(1000):
+            fill_mask(http, url, f"asker-{i % 4}")
+
+        time.sleep(TTL + 1)
+        fill_mask(http, url, "last")  # sweeps every session idle for longer than the TTL
+        after = rss_kb(process.pid)
+    assert after <= 1.10 * before, f"server RSS grew from {before:,} KB to {after:,} KB"
+    left = sorted(p.name for p in runs.iterdir())
+    assert len(left) <= 1, f"session directories left behind: {left}"  # only the last request's own session
+    assert not any(runs.rglob("*.safetensors")), "checkpoints of forgotten sessions are still on disk"
+    assert children(process.pid) == workers, "the server started processes it did not end"
