@@ -11,6 +11,7 @@ saves, so stopping never loses the model. The final `Done` event carries the mod
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -220,6 +221,11 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
                 group["lr"] = lr
             batch = batch.to(device)
             loss, mlm_loss, nsp_loss = pretraining_loss(model, batch, config.tasks)
+            bad = [x for x in (mlm_loss, nsp_loss) if x is not None and not math.isfinite(x)]
+            if bad:  # before the step: the weights are still the last good ones, but the run cannot go on
+                raise ValueError(f"training diverged: the loss became {bad[0]} at step {step + 1} (learning rate "
+                                 f"{lr:.2g}); try a lower learning rate. Nothing was saved: an earlier checkpoint "
+                                 "in the output folder is unchanged")
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()

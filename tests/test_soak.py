@@ -102,3 +102,22 @@ def test_twenty_trainings_and_a_thousand_predictions_leave_nothing_behind(server
     assert len(left) <= 1, f"session directories left behind: {left}"  # only the last request's own session
     assert not any(runs.rglob("*.safetensors")), "checkpoints of forgotten sessions are still on disk"
     assert children(process.pid) == workers, "the server started processes it did not end"
+
+
+def test_a_killed_worker_is_reported_and_the_app_goes_on(server):
+    """The training process dies mid-run (out of memory, killed): the user is told, the session's
+    previous model is kept, and the next training works."""
+    process, url, _ = server
+    client = Client(url, verbose=False)
+    assert "finished after" in client.predict(**dict(TRAIN, time_budget=2), api_name="/train")[0]
+    question = ("every morning the cow says [MASK].", 3, "trained", False, "default")
+    before = client.predict(*question, api_name="/fill_mask")[2]
+    job = client.submit(**TRAIN, api_name="/train")
+    while not job.outputs():
+        time.sleep(0.05)
+    for pid in children(process.pid):  # the warm training worker
+        os.kill(int(pid), signal.SIGKILL)
+    with pytest.raises(Exception, match="Training failed: the training process ended unexpectedly"):
+        job.result()
+    assert client.predict(*question, api_name="/fill_mask")[2] == before
+    assert "finished after" in client.predict(**dict(TRAIN, time_budget=2), api_name="/train")[0]

@@ -1,5 +1,6 @@
 """The training generator: events, limits, determinism, stopping, continuing, task choice."""
 
+import importlib
 import threading
 
 import pytest
@@ -142,3 +143,22 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
 def test_train_config_round_trips_through_json():
     config = TrainConfig(tasks=("mlm",), epochs=None, time_budget=30)
     assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_a_diverging_run_is_reported_and_keeps_the_last_good_checkpoint(documents, tmp_path, monkeypatch):
+    """A NaN loss, injected at step 4, ends the run with a message; the model saved before is untouched."""
+    T = importlib.import_module("babybert.train")  # the module: babybert.train is also the function
+    out = tmp_path / "ckpt"
+    list(train(documents, TINY_MODEL, tiny_train_config(max_steps=3), out_dir=out))
+    saved = (out / "model.safetensors").read_bytes()
+    real, calls = T.pretraining_loss, []
+
+    def failing(model, batch, tasks):
+        calls.append(1)
+        loss, mlm, nsp = real(model, batch, tasks)
+        return (loss * float("nan"), float("nan"), nsp) if len(calls) == 4 else (loss, mlm, nsp)
+
+    monkeypatch.setattr(T, "pretraining_loss", failing)
+    with pytest.raises(ValueError, match="training diverged: the loss became nan at step 4 .*lower learning rate"):
+        list(train(documents, TINY_MODEL, tiny_train_config(max_steps=10), out_dir=out))
+    assert (out / "model.safetensors").read_bytes() == saved
