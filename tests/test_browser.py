@@ -80,6 +80,10 @@ def app_url(tmp_path_factory, hub):
             pytest.fail(f"python app.py did not start:\n{log.read()[-3000:]}")
         time.sleep(0.5)
     yield url
+    log.seek(0)
+    written = [p.read_bytes() for p in runs.rglob("*") if p.is_file()] + [log.read().encode()]
+    for token in HUB_TOKENS:  # no token in the server's log or in any file it wrote
+        assert not any(token.encode() in data for data in written), "a Hub token leaked into the app's log or files"
     children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
     server.send_signal(signal.SIGTERM)  # as a Space or systemd stops it
     try:
@@ -212,6 +216,7 @@ def test_push_then_pull_through_the_hub_stand_in(page, hub):
     expect(page.locator("#pull-result")).to_contain_text("Pulled alice/babybert-browser")
     expect(page.locator("#pull-result")).to_contain_text("made by")
     assert WRITE not in page.content()  # the token never comes back to the page
+    assert not any(WRITE.encode() in data for data in hub.files("alice/babybert-browser").values())  # nor into the repo
     shot(page, "hub")
 
 
