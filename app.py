@@ -97,19 +97,19 @@ def current_path(session):
     return latest.path if latest is not None else DEFAULT_CHECKPOINT
 
 
-class AsSent:
-    """A control whose value is passed to the handler as the client sent it. A script can bypass the
-    controls; the handlers then say which setting is wrong and why, where Gradio's own checks say
-    only "Value 0 is less than minimum value 64." (and fail with a traceback on a string)."""
+def as_sent(component_class):
+    """`component_class`, its value passed to the handler as the client sent it. A script can bypass
+    the controls; the handlers then say which setting is wrong and why, where Gradio's own checks
+    say only "Value 0 is less than minimum value 64." (and fail with a traceback on a string).
+    (Not a subclass: Gradio writes a .pyi stub next to the module of every Component subclass.)"""
+    def make(*args, **kwargs):
+        component = component_class(*args, **kwargs)
+        component.preprocess = lambda payload: payload
+        return component
+    return make
 
-    def preprocess(self, payload):
-        return payload
 
-
-class Slider(AsSent, gr.Slider): ...
-class Number(AsSent, gr.Number): ...
-class Dropdown(AsSent, gr.Dropdown): ...
-class CheckboxGroup(AsSent, gr.CheckboxGroup): ...
+Slider, Number, Dropdown, CheckboxGroup = (as_sent(c) for c in (gr.Slider, gr.Number, gr.Dropdown, gr.CheckboxGroup))
 
 
 def user_error(message: str) -> gr.Error:

@@ -107,6 +107,40 @@ def running_app(**env: str):
         mp.undo()
 
 
+def start_app_process(log, **env: str) -> tuple:
+    """`python app.py` as a user starts it, in a process of its own, with `env` added and its output
+    in the file `log`: (the process, its URL) once it answers."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.seek(0)
+            pytest.fail(f"python app.py did not start:\n{log.read()[-3000:]}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def module_hub():
+    """The Hub stand-in, shared by one test module's app."""
+    with HubServer(tokens=HUB_TOKENS) as server:
+        yield server
+
+
 def pytest_terminal_summary(terminalreporter):
     """Browser tests skipped for want of a browser must not pass unnoticed."""
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if "NO BROWSER" in str(r.longrepr)]

@@ -10,17 +10,15 @@ from gradio_client.utils import Status
 
 from babybert import Done, Start
 
-from .conftest import HUB_TOKENS, READ, TINY_MODEL, WRITE, animal_corpus, running_app, tiny_train_config
-from .hub_server import HubServer
+from .conftest import READ, TINY_MODEL, WRITE, animal_corpus, running_app, tiny_train_config
 
 TINY = dict(vocab_size=256, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_seq_len=32,
             batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, seed=0)
 
 
 @pytest.fixture(scope="module")
-def app_hub():
-    with HubServer(tokens=HUB_TOKENS) as hub:
-        yield hub
+def app_hub(module_hub):
+    return module_hub
 
 
 @pytest.fixture(scope="module")

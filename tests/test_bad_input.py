@@ -20,8 +20,7 @@ from gradio_client.utils import Status
 from babybert.__main__ import main
 from babybert.bench_app import call_api
 
-from .conftest import HUB_TOKENS, WRITE, animal_corpus, running_app
-from .hub_server import HubServer
+from .conftest import WRITE, animal_corpus, running_app
 
 MAX_CHARS = 150_000  # the server's corpus limit in these tests (BABYBERT_MAX_CORPUS_CHARS)
 GOOD = animal_corpus(12)
@@ -32,9 +31,8 @@ QUESTION = "every morning the cow says [MASK]."
 
 
 @pytest.fixture(scope="module")
-def hub():
-    with HubServer(tokens=HUB_TOKENS) as server:
-        yield server
+def hub(module_hub):
+    return module_hub
 
 
 @pytest.fixture(scope="module")

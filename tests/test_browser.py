@@ -14,15 +14,12 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .conftest import HUB_TOKENS, WRITE, animal_corpus, free_port
-from .hub_server import HubServer
+from .conftest import HUB_TOKENS, WRITE, animal_corpus, start_app_process
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("BABYBERT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -53,32 +50,16 @@ def browser_corpus() -> str:
 
 
 @pytest.fixture(scope="module")
-def hub():
-    with HubServer(tokens=HUB_TOKENS) as server:
-        yield server
+def hub(module_hub):
+    return module_hub
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, hub):
     """`python app.py` as a user starts it, with its runs and the Hub pointed at test places."""
     runs = tmp_path_factory.mktemp("runs")
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "BABYBERT_RUNS_DIR": str(runs), "HF_ENDPOINT": hub.endpoint,
-           "GRADIO_ANALYTICS_ENABLED": "False"}
     log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            pytest.fail(f"python app.py did not start:\n{log.read()[-3000:]}")
-        time.sleep(0.5)
+    server, url = start_app_process(log, BABYBERT_RUNS_DIR=str(runs), HF_ENDPOINT=hub.endpoint)
     yield url
     log.seek(0)
     written = [p.read_bytes() for p in runs.rglob("*") if p.is_file()] + [log.read().encode()]

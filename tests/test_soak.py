@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from .conftest import animal_corpus, free_port
+from .conftest import animal_corpus, start_app_process
 
-ROOT = Path(__file__).resolve().parent.parent
 TTL = 4  # seconds before an idle session (and its files) is forgotten: BABYBERT_SESSION_TTL
 TRAIN = dict(corpus=animal_corpus(12), tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_layers=2, num_heads=2,
              intermediate_size=64, max_seq_len=32, batch_size=16, epochs=500, lr=3e-3, mask_prob=0.15, time_budget=30,
@@ -56,21 +54,8 @@ def train_and_stop(url: str) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "BABYBERT_RUNS_DIR": str(runs),
-           "BABYBERT_SESSION_TTL": str(TTL), "GRADIO_ANALYTICS_ENABLED": "False"}
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "python app.py did not start"
-        time.sleep(0.5)
+    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
+    process, url = start_app_process(log, BABYBERT_RUNS_DIR=str(runs), BABYBERT_SESSION_TTL=str(TTL))
     yield process, url, runs
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
