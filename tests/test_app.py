@@ -88,6 +88,16 @@ def test_sessions_have_their_own_models(server):
     assert raw["default"][0][0]["token"] == "paris"
 
 
+def test_a_stop_affects_only_its_own_run(server):
+    trainer, bystander = Client(server, verbose=False), Client(server, verbose=False)
+    job = trainer.submit(**train_args(4), api_name="/train")
+    while not job.outputs():
+        time.sleep(0.05)
+    assert bystander.predict(api_name="/stop") == "Nothing is training in this session."
+    status = job.result()[0]
+    assert "finished after" in status and "time budget used" in status  # not "stopped"
+
+
 @pytest.mark.parametrize("overrides, message", [
     (dict(corpus=""), "corpus is empty"),
     (dict(hidden_size=48, num_heads=5), "divisible"),
