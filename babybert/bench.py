@@ -201,7 +201,11 @@ def latency_ms(fn, calls: int = 100) -> tuple[float, float]:
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
+    return p50_p95(times)
+
+
+def p50_p95(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
     return times[len(times) // 2], times[int(0.95 * (len(times) - 1))]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from .bench import p50_p95
 from .config import ModelConfig, TrainConfig
 from .ui import DEFAULT_SETTINGS, EXAMPLES_DIR, Limits, make_configs
 
@@ -185,11 +186,6 @@ def _fill_mask_loop(url: str, session: str, until: threading.Event, latencies: l
             time.sleep(0.05)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]
-
-
 def run_load_bench(budget: float = 20, corpus: str | Path | None = None) -> dict:
     """Four clients at once: two train (one at a time on this server: the second waits in the queue),
     two ask fill-mask questions. Fill-mask latency is measured idle first, then while training runs."""
@@ -200,33 +196,36 @@ def run_load_bench(budget: float = 20, corpus: str | Path | None = None) -> dict
         process, url, inputs = _start_app(Path(tmp) / "runs")
         try:
             _app_round(url, inputs, dict(settings, time_budget=2), text)  # warm-up: the worker and the default model
-            idle, busy, stop = [], [], threading.Event()
-            askers = [threading.Thread(target=_fill_mask_loop, args=(url, secrets.token_hex(8), stop, idle)) for _ in range(2)]
-            for t in askers:
-                t.start()
+            def askers(latencies: list[float], stop: threading.Event) -> list[threading.Thread]:
+                threads = [threading.Thread(target=_fill_mask_loop, args=(url, secrets.token_hex(8), stop, latencies))
+                           for _ in range(2)]
+                for t in threads:
+                    t.start()
+                return threads
+
+            idle, busy, stop_idle, stop_busy = [], [], threading.Event(), threading.Event()
+            idle_askers = askers(idle, stop_idle)
             time.sleep(5)
-            stop.set()
-            for t in askers:
-                t.join()
-            stop = threading.Event()
-            askers = [threading.Thread(target=_fill_mask_loop, args=(url, secrets.token_hex(8), stop, busy)) for _ in range(2)]
+            stop_idle.set()
             trainers = [threading.Thread(target=_app_round, args=(url, inputs, settings, text)) for _ in range(2)]
+            for t in idle_askers:
+                t.join()
             for t in trainers:
                 t.start()
             time.sleep(3)  # the first training is running, the second waits in the queue
-            for t in askers:
-                t.start()
+            busy_askers = askers(busy, stop_busy)
             for t in trainers:
                 t.join()
-            stop.set()
-            for t in askers:
+            stop_busy.set()
+            for t in busy_askers:
                 t.join()
         finally:
             process.terminate()
             process.wait(timeout=30)
+    (idle50, idle95), (busy50, busy95) = p50_p95(idle), p50_p95(busy)
     return {"corpus": path.name, "budget_s": budget, "fill_mask_calls": len(busy),
-            "idle_fill_mask_p50_ms": round(_percentile(idle, 0.5), 1), "idle_fill_mask_p95_ms": round(_percentile(idle, 0.95), 1),
-            "fill_mask_p50_ms": round(_percentile(busy, 0.5), 1), "fill_mask_p95_ms": round(_percentile(busy, 0.95), 1),
+            "idle_fill_mask_p50_ms": round(idle50, 1), "idle_fill_mask_p95_ms": round(idle95, 1),
+            "fill_mask_p50_ms": round(busy50, 1), "fill_mask_p95_ms": round(busy95, 1),
             "target_p95_ms": LOAD_TARGET_P95_MS}
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 
+from .tokenizer import SPECIAL_TOKENS  # what training inserts, never what it reads
+
 Document = list[str]
 MAX_LINE_CHARS = 10_000  # one sentence per line; a longer line is a file without line breaks
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # what training inserts, never what it reads
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # C0 controls but tab and line breaks
 _LONG_LINE = re.compile(r"[^\n\r]{%d}" % (MAX_LINE_CHARS + 1))
 
