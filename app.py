@@ -467,7 +467,7 @@ def build_demo() -> gr.Blocks:
                     corpus = gr.Textbox(load_example(DEFAULT_EXAMPLE), lines=14, max_lines=14, label="Corpus")
                     gr.Markdown(FORMAT_HELP)
                     stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)), elem_id="corpus-stats")
-                    upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=90, elem_id="upload")
+                    upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=120, elem_id="upload")
                 with gr.Column(scale=2):
                     tasks = CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
                     start_from = gr.Radio([("from scratch", "scratch"),

@@ -48,7 +48,7 @@ def check_text(text: str, name: str = "the corpus") -> None:
     >>> check_text("the cow says [MASK].\\nthe dog barks.")
     Traceback (most recent call last):
     ...
-    ValueError: line 1 of the corpus contains [MASK], a special token that training inserts itself; remove it or write it another way (e.g. <mask>)
+    ValueError: line 1 of the corpus contains [MASK], a special token that training inserts itself; remove it or write it without the brackets (mask)
     """
     def line_of(pos: int) -> int:
         return text.count("\n", 0, pos) + 1
@@ -63,7 +63,8 @@ def check_text(text: str, name: str = "the corpus") -> None:
     for token in SPECIAL_TOKENS:
         if (i := text.find(token)) >= 0:
             raise ValueError(f"line {line_of(i)} of {name} contains {token}, a special token that training inserts "
-                             f"itself; remove it or write it another way (e.g. <{token[1:-1].lower()}>)")
+                             f"itself; remove it or write it without the brackets ({token[1:-1].lower()})")  # no <...>: the
+            # app's error toast would take it for an HTML tag
     if text.strip() and not any(c.isalnum() for c in text):
         raise ValueError(f"{name} has no letters or digits, only punctuation or symbols: BabyBERT learns from words")
 
