@@ -475,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except (MemoryError, RuntimeError) as e:
+        from .train import MEMORY_ADVICE, out_of_memory
+        if not out_of_memory(e):
+            raise
+        print(f"error: out of memory; {MEMORY_ADVICE}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -137,6 +137,15 @@ def pretraining_loss(model: BabyBert, batch, tasks) -> tuple[torch.Tensor, float
 
 # ----------------------------------------------------------------------------- the loop
 
+
+MEMORY_ADVICE = "try a smaller batch size, max length or model"
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """CUDA raises torch.OutOfMemoryError; the CPU allocator a plain RuntimeError that says so."""
+    return isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(error)
+
+
 def train(documents: list[Document], model_config: ModelConfig | None = None, config: TrainConfig | None = None,
           out_dir: str | Path | None = None, init: str | Path | Checkpoint | None = None,
           stop: threading.Event | None = None, corpus_name: str = "corpus", command: str | None = None,
@@ -220,16 +229,23 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = batch.to(device)
-            loss, mlm_loss, nsp_loss = pretraining_loss(model, batch, config.tasks)
-            bad = [x for x in (mlm_loss, nsp_loss) if x is not None and not math.isfinite(x)]
-            if bad:  # before the step: the weights are still the last good ones, but the run cannot go on
-                raise ValueError(f"training diverged: the loss became {bad[0]} at step {step + 1} (learning rate "
-                                 f"{lr:.2g}); try a lower learning rate. Nothing was saved: an earlier checkpoint "
-                                 "in the output folder is unchanged")
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            try:
+                loss, mlm_loss, nsp_loss = pretraining_loss(model, batch, config.tasks)
+                bad = [x for x in (mlm_loss, nsp_loss) if x is not None and not math.isfinite(x)]
+                if bad:  # before the step: the weights are still the last good ones, but the run cannot go on
+                    raise ValueError(f"training diverged: the loss became {bad[0]} at step {step + 1} (learning rate "
+                                     f"{lr:.2g}); try a lower learning rate. Nothing was saved: an earlier checkpoint "
+                                     "in the output folder is unchanged")
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            except (MemoryError, RuntimeError) as e:
+                if not out_of_memory(e):
+                    raise
+                raise ValueError(f"training ran out of memory at step {step + 1} ({model.num_parameters():,} "
+                                 f"parameters, batch size {config.batch_size}, max length {max_len}); {MEMORY_ADVICE}. "
+                                 "Nothing was saved: an earlier checkpoint in the output folder is unchanged") from None
             step += 1
             tokens += batch.num_tokens
             train_time += time.perf_counter() - t_step

@@ -114,9 +114,12 @@ class Sessions:
             self._forget(key)
 
     def release(self, key: str) -> None:
-        """After a training: if the session was forgotten meanwhile, delete what the run wrote."""
+        """After a training: the session's idle time starts now; if it was forgotten meanwhile
+        (its tab closed), delete what the run wrote."""
         with self._lock:
-            if key not in self._sessions:
+            if key in self._sessions:
+                self._sessions[key].last_used = time.monotonic()
+            else:
                 shutil.rmtree(self.directory(key), ignore_errors=True)
 
     def _forget(self, key: str) -> None:

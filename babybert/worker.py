@@ -240,6 +240,10 @@ def _run(conn: Connection, job: dict) -> None:
     except ValueError as e:  # a user mistake the library explains
         conn.send(("error", ("ValueError", str(e))))
     except Exception as e:
+        from babybert.train import MEMORY_ADVICE, out_of_memory
+        if out_of_memory(e):  # outside a training step (the model, the optimizer, an evaluation)
+            conn.send(("error", ("ValueError", f"training ran out of memory; {MEMORY_ADVICE}")))
+            return
         log.exception("training failed")
         conn.send(("error", ("RuntimeError", f"{type(e).__name__}: {e}")))
 

@@ -162,3 +162,22 @@ def test_help_for_every_command():
     for command in ["train", "fill-mask", "nsp", "eval", "bench"]:
         proc = subprocess.run([sys.executable, "-m", "babybert", command, "--help"], capture_output=True, text=True)
         assert proc.returncode == 0 and "usage: babybert " + command in proc.stdout
+
+
+def test_running_out_of_memory_is_one_line_of_advice(tmp_path, corpus_file):
+    """The process may use 1.5 GB of address space (torch alone takes ~1.1 GB); a 45M-parameter
+    model and its optimizer need more. The run ends with a message, not a traceback, and saves nothing."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, resource.RLIM_INFINITY))
+
+    out = tmp_path / "big"
+    proc = subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(corpus_file), "--out", str(out),
+                           "--hidden-size", "768", "--num-layers", "6", "--num-heads", "12", "--intermediate-size", "3072",
+                           "--batch-size", "64", "--max-steps", "3"], capture_output=True, text=True, preexec_fn=cap)
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert re.match(r"error: (training ran )?out of memory.*try a smaller batch size, max length or model", last), last
+    assert "Traceback" not in proc.stderr
+    assert not (out / "model.safetensors").exists()

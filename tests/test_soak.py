@@ -6,6 +6,7 @@ no session file or extra process is left. Bounded in count and time (about two m
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import time
@@ -105,4 +106,31 @@ def test_a_killed_worker_is_reported_and_the_app_goes_on(server):
     with pytest.raises(Exception, match="Training failed: the training process ended unexpectedly"):
         job.result()
     assert client.predict(*question, api_name="/fill_mask")[2] == before
+    assert "finished after" in client.predict(**dict(TRAIN, time_budget=2), api_name="/train")[0]
+
+
+def test_a_training_that_runs_out_of_memory_is_reported_and_the_app_goes_on(server):
+    """The worker's memory is capped (its soft address-space limit, 300 MB above what it holds) below
+    what a large model on batches of 1,024 needs: the user is told why and what to change, the
+    session's previous model is kept, and the same worker trains again once memory is back."""
+    process, url, _ = server
+    client = Client(url, verbose=False)
+    assert "finished after" in client.predict(**dict(TRAIN, time_budget=2), api_name="/train")[0]
+    question = ("every morning the cow says [MASK].", 3, "trained", False, "default")
+    before = client.predict(*question, api_name="/fill_mask")[2]
+    (worker,) = children(process.pid)
+    pid = int(worker)
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_AS)
+    held = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmSize:")).split()[1]) * 1024
+    resource.prlimit(pid, resource.RLIMIT_AS, (held + 300_000_000, hard))
+    large = dict(TRAIN, hidden_size=512, num_heads=8, num_layers=4, intermediate_size=2048, max_seq_len=128,
+                 batch_size=1024, time_budget=20)
+    try:
+        with pytest.raises(Exception, match="training ran out of memory.*try a smaller batch size, max length or model"):
+            client.predict(**large, api_name="/train")
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_AS, (soft, hard))
+    assert client.predict(*question, api_name="/fill_mask")[2] == before
+    assert children(process.pid) == {worker}  # the worker survived it
     assert "finished after" in client.predict(**dict(TRAIN, time_budget=2), api_name="/train")[0]

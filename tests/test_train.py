@@ -162,3 +162,36 @@ def test_a_diverging_run_is_reported_and_keeps_the_last_good_checkpoint(document
     with pytest.raises(ValueError, match="training diverged: the loss became nan at step 4 .*lower learning rate"):
         list(train(documents, TINY_MODEL, tiny_train_config(max_steps=10), out_dir=out))
     assert (out / "model.safetensors").read_bytes() == saved
+
+
+@pytest.mark.parametrize("error", [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to "
+                 "allocate 40000000000000 bytes. Error code 12 (Cannot allocate memory)"),
+    MemoryError(),
+])
+def test_running_out_of_memory_is_reported_and_keeps_the_last_good_checkpoint(documents, tmp_path, monkeypatch, error):
+    """An allocation that fails at step 4 (on GPU or CPU) ends the run with advice; the model saved before is untouched."""
+    T = importlib.import_module("babybert.train")
+    out = tmp_path / "ckpt"
+    list(train(documents, TINY_MODEL, tiny_train_config(max_steps=3), out_dir=out))
+    saved = (out / "model.safetensors").read_bytes()
+    real, calls = T.pretraining_loss, []
+
+    def failing(model, batch, tasks):
+        calls.append(1)
+        if len(calls) == 4:
+            raise error
+        return real(model, batch, tasks)
+
+    monkeypatch.setattr(T, "pretraining_loss", failing)
+    with pytest.raises(ValueError, match="training ran out of memory at step 4 .*batch size 16.*try a smaller batch size"):
+        list(train(documents, TINY_MODEL, tiny_train_config(max_steps=10), out_dir=out))
+    assert (out / "model.safetensors").read_bytes() == saved
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(documents, tmp_path, monkeypatch):
+    T = importlib.import_module("babybert.train")
+    monkeypatch.setattr(T, "pretraining_loss", lambda *a: (_ for _ in ()).throw(RuntimeError("shape mismatch")))
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        list(train(documents, TINY_MODEL, tiny_train_config(max_steps=3), out_dir=tmp_path / "ckpt"))

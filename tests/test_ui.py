@@ -124,6 +124,18 @@ def test_a_session_forgotten_while_training_is_deleted_when_the_run_ends(tmp_pat
     assert sessions.directory("other").exists() and sessions.get("other") is other
 
 
+def test_a_sessions_idle_time_starts_when_its_training_ends(tmp_path):
+    """A run longer than the ttl must not make its session expire the moment it ends."""
+    sessions = Sessions(tmp_path, ttl=60.0)
+    s = sessions.get("tab")
+    s.training = True
+    s.last_used -= 600  # the run started ten minutes ago
+    assert sessions.get("other") is not s and sessions.directory("tab") != sessions.directory("other")
+    s.training = False
+    sessions.release("tab")
+    assert sessions.get("tab") is s  # the trained model is still there
+
+
 def test_train_view_maps_events(trained, tmp_path):
     """Feed the events of a real (tiny) run through the view, as the Train tab does."""
     view = TrainView()
