@@ -28,7 +28,8 @@ from babybert.plots import architecture_figure, attention_figure
 from babybert.predict import mask_examples, nsp_examples, parse_probes
 from babybert.train import Progress
 from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, check_settings,
-                         corpus_summary, example_corpora, make_configs, pulled_summary, read_upload, whole, zip_checkpoint)
+                         corpus_summary, example_corpora, make_configs, plural, pulled_summary, read_upload, whole,
+                         zip_checkpoint)
 from babybert.worker import WorkerPool, niceness, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
@@ -54,6 +55,10 @@ FORMAT_HELP = ("**Format:** one sentence per line, a blank line between document
                "next sentence comes from the same document, a false one from another.")
 
 
+SCROLL_TO_STATUS = """(...inputs) => {
+    document.getElementById("train-status")?.scrollIntoView({behavior: "smooth", block: "start"});
+    return inputs;
+}"""
 REFRESH_EVERY = 0.5  # seconds between live plot refreshes at most (with 0.1 s ticks and delivery: under 1 s)
 WORKERS = WorkerPool(LIMITS.concurrent_trainings)  # training runs in warm worker processes (see babybert/worker.py)
 TORCH = ThreadPoolExecutor(1, thread_name_prefix="babybert-torch")  # predictions one at a time: OpenMP thread
@@ -143,13 +148,9 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                 batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, request: gr.Request):
     """Train in a worker process and stream the view as the events arrive."""
     session = session_of(request)
-    with user_errors():
-        docs = check_corpus(corpus, LIMITS)
-        model_config, config = make_configs(
-            LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
-            num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len, batch_size=batch_size,
-            epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget, seed=seed)
-        probe_list = parse_probes(probes)
+    docs, model_config, config, probe_list = checked_training_input(
+        corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size, epochs,
+        lr, mask_prob, time_budget, seed, probes)
     if session.training:
         raise user_error("This session is already training; press Stop first.")
     init = current_path(session) if start_from == "continue" else None
@@ -190,6 +191,18 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     done = view.done
     saved = done is not None and done.checkpoint is not None and Path(done.checkpoint).is_dir()
     yield _train_outputs(view, plots_dir, download=zip_checkpoint(done.checkpoint) if saved else None)
+
+
+def checked_training_input(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
+                           max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed, probes):
+    with user_errors():
+        docs = check_corpus(corpus, LIMITS)
+        model_config, config = make_configs(
+            LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
+            num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len, batch_size=batch_size,
+            epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget, seed=seed)
+        probe_list = parse_probes(probes)
+    return docs, model_config, config, probe_list
 
 
 def training_batches(docs, model_config, config, **options):
@@ -247,9 +260,20 @@ def forget_session(request: gr.Request) -> None:
     SESSIONS.drop(session_key(request))  # stops its training; its files are deleted
 
 
-def check_not_training(request: gr.Request) -> None:
+def check_before_queueing(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
+                          batch_size, epochs, lr, mask_prob, time_budget, seed, probes, request: gr.Request):
+    """The Start button's first step, run at once: a mistake is told now, not after a wait in the
+    queue, and a user who must wait is told why."""
+    checked_training_input(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
+                           batch_size, epochs, lr, mask_prob, time_budget, seed, probes)
     if session_of(request).training:
         raise user_error("This session is already training; press Stop first.")
+    if SESSIONS.trainings() >= LIMITS.concurrent_trainings:
+        n = LIMITS.concurrent_trainings
+        running = "another user's training is" if n == 1 else "other users' trainings are"
+        return (f"**Waiting for a free training slot**: this server trains {plural(n, 'model')} at a time, and {running} "
+                "running. Your place in the queue shows on the plot below; your training starts by itself.")
+    return gr.skip()
 
 
 def stop_training(request: gr.Request) -> str:
@@ -510,11 +534,14 @@ def build_demo() -> gr.Blocks:
             upload.upload(load_upload, upload, corpus, api_name=False, show_progress="hidden")  # an error keeps the box readable
             corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
             # the button says so when this session already trains (an API client's second call waits in the queue)
-            checked = start.click(check_not_training, None, None, api_name=False, show_progress="hidden", concurrency_limit=None,
-                                  trigger_mode="multiple")  # Gradio's default ignores a click while one is pending
-            training = checked.success(train_model, [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads,
-                                                     intermediate_size, max_seq_len, batch_size, epochs, lr, mask_prob,
-                                                     time_budget, seed, start_from, probes],
+            train_inputs = [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
+                            batch_size, epochs, lr, mask_prob, time_budget, seed]
+            # the button says so when this session already trains (an API client's second call waits in the queue);
+            # the page scrolls to the live view, which is below the fold on a laptop
+            checked = start.click(check_before_queueing, [*train_inputs, probes], status, api_name=False,
+                                  show_progress="hidden", concurrency_limit=None, trigger_mode="multiple",  # not "once"
+                                  js=SCROLL_TO_STATUS)
+            training = checked.success(train_model, [*train_inputs, start_from, probes],
                                        [status, plot, metrics, samples, probe_table, download], api_name="train",
                                        concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train",
                                        show_progress_on=plot)  # the queue place shows on the plot; no spinners on the tables

@@ -60,7 +60,11 @@ class Limits:
     def describe(self) -> str:
         return (f"Limits on this server: corpus up to {self.max_corpus_chars:,} characters, models up to "
                 f"{self.max_parameters:,} parameters, training up to {self.max_train_seconds} s, "
-                f"{self.concurrent_trainings} training(s) at a time (others wait in a queue).")
+                f"{plural(self.concurrent_trainings, 'training')} at a time (others wait in a queue).")
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 # what the Train tab's controls start at: a useful model in about a minute on 2 CPU cores
@@ -112,6 +116,11 @@ class Sessions:
     def drop(self, key: str) -> None:
         with self._lock:
             self._forget(key)
+
+    def trainings(self) -> int:
+        """How many sessions are training now."""
+        with self._lock:
+            return sum(s.training for s in self._sessions.values())
 
     def release(self, key: str) -> None:
         """After a training: the session's idle time starts now; if it was forgotten meanwhile

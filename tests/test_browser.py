@@ -80,16 +80,26 @@ def app_url(tmp_path_factory, hub):
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": WIDTH, "height": 900})
-        page.set_default_timeout(60_000)
-        page.goto(app_url)
-        expect(page.get_by_role("heading", name="BabyBERT")).to_be_visible()
-        yield page
+        yield browser
         browser.close()
+
+
+def new_user(browser, url: str):
+    """A person opening the app in a browser of their own (own cookies, own Gradio session)."""
+    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    expect(page.get_by_role("heading", name="BabyBERT")).to_be_visible()
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    return new_user(browser, app_url)
 
 
 def shot(page, name: str) -> None:
@@ -213,3 +223,49 @@ def test_a_bad_upload_gets_a_message_and_the_app_keeps_working(page, tmp_path):
     open_tab(page, "Fill-mask")  # the server is still answering, with the model pulled last
     page.get_by_role("button", name="Fill the mask").click()
     expect(page.locator("#fill-table")).to_contain_text("pulled")
+
+
+def test_four_users_at_once_each_see_only_their_own_run(browser, app_url):
+    """Ana and Ben train, one at a time on this server: Ben is told he waits, and his place in the
+    queue, with no plot of Ana's run on his page. Cleo's mistake is told at once, not after the queue.
+    Cleo and Dan use the playground meanwhile, and Dan's Stop, with nothing of his running, stops
+    nobody's training."""
+    ana, ben, cleo, dan = (new_user(browser, app_url) for _ in range(4))
+    ana.get_by_label("Corpus", exact=True).fill(browser_corpus())  # Ben keeps the world facts example
+    set_number(ana, "Time budget (seconds)", 20)
+    set_number(ben, "Time budget (seconds)", 4)
+    ana.get_by_role("button", name="Start training").click()
+    expect(ana.locator("#loss-plot img")).to_be_visible(timeout=90_000)
+    ben.get_by_role("button", name="Start training").click()
+    expect(ben.locator("#train-status")).to_contain_text("Waiting for a free training slot")
+    expect(ben.locator("#loss-plot")).to_contain_text(re.compile(r"queue: 1/1"))
+    expect(ben.locator("#loss-plot img")).to_have_count(0)  # nothing of Ana's run on Ben's page
+    cleo.get_by_label("Corpus", exact=True).fill("")
+    cleo.get_by_role("button", name="Start training").click()
+    assert "corpus is empty" in toast_text(cleo)  # told at once, not after waiting behind Ana and Ben
+    assert "finished" not in ana.locator("#train-status").inner_text()
+    shot(ben, "four-users-ben-waits")
+    open_tab(cleo, "Fill-mask")
+    cleo.get_by_role("button", name="Fill the mask").click()
+    expect(cleo.locator("#fill-label")).to_contain_text("paris")
+    dan.get_by_role("button", name="Stop").click()
+    expect(dan.locator("#train-status")).to_contain_text("Nothing is training in this session")
+    open_tab(dan, "Next sentence")
+    dan.get_by_label("Sentence A").fill("the capital of peru is lima.")
+    dan.get_by_label("Sentence B").fill("lima is the largest city in peru.")
+    dan.get_by_role("button", name="Does B follow A?").click()
+    expect(dan.locator("#nsp-verdict")).to_contain_text("%")
+
+    ana_status = ana.locator("#train-status")
+    expect(ana_status).to_contain_text("finished after", timeout=90_000)
+    expect(ana_status).to_contain_text("time budget used")  # not "stopped": Dan's Stop was his own
+    expect(ben.locator("#loss-plot img")).to_be_visible(timeout=90_000)  # Ben's turn
+    ana_plot = ana.locator("#loss-plot img").get_attribute("src")
+    expect(ben.locator("#train-status")).to_contain_text("time budget used", timeout=90_000)
+    assert ana.locator("#loss-plot img").get_attribute("src") == ana_plot  # Ben's run drew nothing on Ana's page
+    assert ben.locator("#loss-plot img").get_attribute("src") != ana_plot
+    expect(ana.locator("#samples")).to_contain_text("walks slowly")  # held-out text of Ana's corpus...
+    expect(ben.locator("#samples")).to_contain_text("right")
+    expect(ben.locator("#samples")).not_to_contain_text("walks slowly")  # ...never on Ben's page
+    shot(ana, "four-users-ana")
+    shot(ben, "four-users-ben")
