@@ -652,7 +652,10 @@ demo = build_demo()
 # run_history off: Gradio would keep every call, inputs (whole corpora) and outputs, in the
 # browser's localStorage, and re-read and re-write all of it at each streamed update: the tab's
 # CPU grew with every training (4 s, 7 s, 10 s of CPU in three 15 s runs; training lost half its speed)
-LAUNCH = dict(theme=gr.themes.Soft(), css=".small {font-size: 0.85em; opacity: 0.8}", run_history=False)
+# allowed_paths: the live plots and zips are written in the sessions' folders, which Gradio serves only
+# from the working directory or the system's temp folder unless told (BABYBERT_RUNS_DIR may be anywhere)
+LAUNCH = dict(theme=gr.themes.Soft(), css=".small {font-size: 0.85em; opacity: 0.8}", run_history=False,
+              allowed_paths=[str(LIMITS.runs_dir.resolve())])
 
 
 def stop_on_sigterm(signum, frame):

@@ -62,6 +62,9 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def busy(self) -> bool:
+        return self._busy.locked()
+
     def train(self, documents, model_config, config, *, out_dir, init=None, stop: threading.Event | None = None,
               corpus_name: str = "corpus", probes=(), poll: float = 0.1, heartbeat: float | None = None) -> Iterator:
         """`babybert.train.train` in the worker, its events yielded here in lists. `init` is a
@@ -135,13 +138,14 @@ class Worker:
             pass
         self.close()
 
-    def close(self) -> None:
+    def close(self, wait: float = 5.0) -> None:
+        """Ask the process to quit, and end it if it has not within `wait` seconds (0: at once)."""
         try:
             self.conn.send(("quit", None))
         except (OSError, ValueError):
             pass
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -154,15 +158,22 @@ class WorkerPool:
     def __init__(self, size: int = 1):
         self.size = size
         self._idle: queue.Queue[Worker] = queue.Queue()
-        self._started = False
-        self._lock = threading.Lock()
+        self._all: list[Worker] = []  # idle and training
+        self._started = self._closed = False
+        self._lock = threading.RLock()
 
     def start(self) -> None:
         with self._lock:
             if not self._started:
                 self._started = True
                 for _ in range(self.size):
-                    self._idle.put(Worker())
+                    self._idle.put(self._new())
+
+    def _new(self) -> Worker:
+        worker = Worker()
+        with self._lock:
+            self._all = [w for w in self._all if w.alive()] + [worker]
+        return worker
 
     @contextmanager
     def worker(self) -> Iterator[Worker]:
@@ -170,15 +181,23 @@ class WorkerPool:
         self.start()
         worker = self._idle.get()
         if not worker.alive():
-            worker = Worker()
+            worker = self._new()
         try:
             yield worker
         finally:
-            self._idle.put(worker if worker.alive() else Worker())
+            if worker.alive():
+                self._idle.put(worker)
+            elif not self._closed:  # a dead one is replaced, except when the server is closing
+                self._idle.put(self._new())
 
     def close(self) -> None:
-        while not self._idle.empty():
-            self._idle.get().close()
+        """End every worker: idle ones are asked to quit; training ones are ended at once (the server
+        is going away, and with it the sessions their models were for; a checkpoint is written to a
+        temporary folder and renamed into place, so none is left half-written)."""
+        with self._lock:
+            workers, self._all, self._closed = self._all, [], True
+        for worker in workers:
+            worker.close(wait=0 if worker.busy() else 5.0)
 
 
 # ----------------------------------------------------------------------------- the worker process

@@ -49,6 +49,15 @@ def browser_corpus() -> str:
     return "\n\n".join("\n".join([d[0], long_sentence(i), long_sentence(i + 1), *d[1:]]) for i, d in enumerate(docs)) + "\n"
 
 
+def source_files() -> dict[str, float]:
+    """The checkout's files and their modification times, without what tools and tests write there."""
+    files = {}
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = [d for d in subfolders if d not in {".git", ".venv", "test-artifacts", ".pytest_cache", "__pycache__"}]
+        files.update({f"{folder}/{name}": os.stat(f"{folder}/{name}").st_mtime for name in names})
+    return files
+
+
 @pytest.fixture(scope="module")
 def hub(module_hub):
     return module_hub
@@ -59,8 +68,18 @@ def app_url(tmp_path_factory, hub):
     """`python app.py` as a user starts it, with its runs and the Hub pointed at test places."""
     runs = tmp_path_factory.mktemp("runs")
     log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    server, url = start_app_process(log, BABYBERT_RUNS_DIR=str(runs), HF_ENDPOINT=hub.endpoint)
+    machine = tmp_path_factory.mktemp("machine")  # the server's home, temporary and Gradio cache folders
+    (machine / "tmp").mkdir()
+    checkout = source_files()
+    server, url = start_app_process(log, BABYBERT_RUNS_DIR=str(runs), HF_ENDPOINT=hub.endpoint, HOME=str(machine / "home"),
+                                    TMPDIR=str(machine / "tmp"), GRADIO_TEMP_DIR=str(machine / "gradio"))
     yield url
+    # files are written only under the sessions' folders and Gradio's cache (live plots, uploads,
+    # downloads), besides matplotlib's font cache: nothing in the checkout, home or /tmp
+    elsewhere = [p for p in machine.rglob("*") if p.is_file() and not p.is_relative_to(machine / "gradio")
+                 and not p.is_relative_to(machine / "home/.cache/matplotlib")]
+    assert not elsewhere, f"the app wrote outside its folders: {elsewhere}"
+    assert source_files() == checkout, "the app wrote into the source checkout"
     log.seek(0)
     written = [p.read_bytes() for p in runs.rglob("*") if p.is_file()] + [log.read().encode()]
     for token in HUB_TOKENS:  # no token in the server's log or in any file it wrote

@@ -134,3 +134,21 @@ def test_a_training_that_runs_out_of_memory_is_reported_and_the_app_goes_on(serv
     assert client.predict(*question, api_name="/fill_mask")[2] == before
     assert children(process.pid) == {worker}  # the worker survived it
     assert "finished after" in client.predict(**dict(TRAIN, time_budget=2), api_name="/train")[0]
+
+
+def test_sigterm_during_a_training_ends_the_server_and_its_worker_at_once(server):
+    """Last, as it ends the server: a Space being restarted stops the app in the middle of a run."""
+    process, url, runs = server
+    client = Client(url, verbose=False)
+    job = client.submit(**TRAIN, api_name="/train")
+    while not job.outputs():
+        time.sleep(0.05)
+    workers = children(process.pid)
+    began = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    assert time.monotonic() - began < 10, "the server took long to stop"
+    time.sleep(0.5)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "the training worker outlived the server"
+    saved = [p.parent for p in runs.rglob("config.json")]
+    assert all((p / "model.safetensors").is_file() for p in saved)  # no half-written checkpoint

@@ -106,3 +106,30 @@ def test_the_worker_process_runs_at_a_lower_priority():
         assert nice == 4
     finally:
         worker.close()
+
+
+def test_closing_the_pool_ends_a_training_worker_at_once(documents, tmp_path):
+    """The server stops (SIGTERM) while a user trains: the worker is ended now, not after its run,
+    and no half-written checkpoint is left where the run would have saved."""
+    pool, first, outcome = WorkerPool(1), threading.Event(), []
+    out = tmp_path / "run"
+
+    def user():
+        try:
+            with pool.worker() as worker:
+                for _ in worker.train(documents, TINY_MODEL, tiny_train_config(max_steps=100_000), out_dir=out):
+                    first.set()
+        except WorkerDied as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=user)
+    thread.start()
+    assert first.wait(60)
+    (busy,) = pool._all
+    began = time.monotonic()
+    pool.close()
+    assert time.monotonic() - began < 3 and not busy.alive()
+    thread.join(30)
+    assert outcome and "ended unexpectedly" in str(outcome[0])  # the user's view is told, if anyone still listens
+    assert not out.exists()
+    assert pool._all == []  # no worker started in its place: the server is going away
