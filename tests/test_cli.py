@@ -181,3 +181,24 @@ def test_running_out_of_memory_is_one_line_of_advice(tmp_path, corpus_file):
     assert re.match(r"error: (training ran )?out of memory.*try a smaller batch size, max length or model", last), last
     assert "Traceback" not in proc.stderr
     assert not (out / "model.safetensors").exists()
+
+
+def test_train_writes_only_into_out(tmp_path, corpus_file):
+    """Twice into the same --out (the second replaces the first): nothing is written in the working
+    folder, home or /tmp, and no temporary folder is left beside --out."""
+    import os
+    from pathlib import Path
+
+    for folder in ("cwd", "home", "tmp", "outputs"):
+        (tmp_path / folder).mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp"),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = tmp_path / "outputs" / "model"
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(corpus_file), "--out", str(out),
+                               "--max-steps", "5", *TINY], capture_output=True, text=True, env=env, cwd=tmp_path / "cwd")
+        assert proc.returncode == 0, proc.stderr
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()
+                     and not p.is_relative_to(tmp_path / "home" / ".cache" / "matplotlib"))
+    assert written == sorted(f"outputs/model/{p.name}" for p in out.iterdir())
+    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in out.iterdir()}
