@@ -355,7 +355,7 @@ def pulled_summary(repo_id: str, ckpt: Checkpoint) -> str:
     made_by = f"BabyBERT {info.get('babybert_version', '')}" if info else "another tool (a transformers BERT)"
     lines = [f"**Pulled `{repo_id}`**: now the current model in Fill-mask, Next sentence and Model, and the "
              "starting point of *continue from the current model* in Train.", "",
-             "| | |", "|---|---|",
+             "| property | value |", "|---|---|",
              f"| parameters | {ckpt.model.num_parameters():,} |",
              f"| layers / hidden / heads / feed-forward | {cfg.num_hidden_layers} / {cfg.hidden_size} / "
              f"{cfg.num_attention_heads} / {cfg.intermediate_size} |",
