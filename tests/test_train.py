@@ -145,20 +145,29 @@ def test_train_config_round_trips_through_json():
     assert TrainConfig.from_dict(config.to_dict()) == config
 
 
-def test_a_diverging_run_is_reported_and_keeps_the_last_good_checkpoint(documents, tmp_path, monkeypatch):
-    """A NaN loss, injected at step 4, ends the run with a message; the model saved before is untouched."""
-    T = importlib.import_module("babybert.train")  # the module: babybert.train is also the function
-    out = tmp_path / "ckpt"
+def saved_after_three_steps(documents, out) -> bytes:
     list(train(documents, TINY_MODEL, tiny_train_config(max_steps=3), out_dir=out))
-    saved = (out / "model.safetensors").read_bytes()
+    return (out / "model.safetensors").read_bytes()
+
+
+def inject_at_step(monkeypatch, step: int, fault) -> None:
+    """Training step `step` gets `fault(loss, mlm, nsp)` (which may raise) instead of its losses."""
+    T = importlib.import_module("babybert.train")  # the module: babybert.train is also the function
     real, calls = T.pretraining_loss, []
 
-    def failing(model, batch, tasks):
+    def injected(model, batch, tasks):
         calls.append(1)
-        loss, mlm, nsp = real(model, batch, tasks)
-        return (loss * float("nan"), float("nan"), nsp) if len(calls) == 4 else (loss, mlm, nsp)
+        losses = real(model, batch, tasks)
+        return fault(*losses) if len(calls) == step else losses
 
-    monkeypatch.setattr(T, "pretraining_loss", failing)
+    monkeypatch.setattr(T, "pretraining_loss", injected)
+
+
+def test_a_diverging_run_is_reported_and_keeps_the_last_good_checkpoint(documents, tmp_path, monkeypatch):
+    """A NaN loss, injected at step 4, ends the run with a message; the model saved before is untouched."""
+    out = tmp_path / "ckpt"
+    saved = saved_after_three_steps(documents, out)
+    inject_at_step(monkeypatch, 4, lambda loss, mlm, nsp: (loss * float("nan"), float("nan"), nsp))
     with pytest.raises(ValueError, match="training diverged: the loss became nan at step 4 .*lower learning rate"):
         list(train(documents, TINY_MODEL, tiny_train_config(max_steps=10), out_dir=out))
     assert (out / "model.safetensors").read_bytes() == saved
@@ -172,26 +181,22 @@ def test_a_diverging_run_is_reported_and_keeps_the_last_good_checkpoint(document
 ])
 def test_running_out_of_memory_is_reported_and_keeps_the_last_good_checkpoint(documents, tmp_path, monkeypatch, error):
     """An allocation that fails at step 4 (on GPU or CPU) ends the run with advice; the model saved before is untouched."""
-    T = importlib.import_module("babybert.train")
     out = tmp_path / "ckpt"
-    list(train(documents, TINY_MODEL, tiny_train_config(max_steps=3), out_dir=out))
-    saved = (out / "model.safetensors").read_bytes()
-    real, calls = T.pretraining_loss, []
+    saved = saved_after_three_steps(documents, out)
 
-    def failing(model, batch, tasks):
-        calls.append(1)
-        if len(calls) == 4:
-            raise error
-        return real(model, batch, tasks)
+    def fail(*losses):
+        raise error
 
-    monkeypatch.setattr(T, "pretraining_loss", failing)
+    inject_at_step(monkeypatch, 4, fail)
     with pytest.raises(ValueError, match="training ran out of memory at step 4 .*batch size 16.*try a smaller batch size"):
         list(train(documents, TINY_MODEL, tiny_train_config(max_steps=10), out_dir=out))
     assert (out / "model.safetensors").read_bytes() == saved
 
 
 def test_other_runtime_errors_are_not_called_out_of_memory(documents, tmp_path, monkeypatch):
-    T = importlib.import_module("babybert.train")
-    monkeypatch.setattr(T, "pretraining_loss", lambda *a: (_ for _ in ()).throw(RuntimeError("shape mismatch")))
+    def fail(*losses):
+        raise RuntimeError("shape mismatch")
+
+    inject_at_step(monkeypatch, 1, fail)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         list(train(documents, TINY_MODEL, tiny_train_config(max_steps=3), out_dir=tmp_path / "ckpt"))
