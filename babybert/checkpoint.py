@@ -103,9 +103,11 @@ def from_hf_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 
 # ----------------------------------------------------------------------------- save
 
-def save_checkpoint(out_dir: str | Path, model: BabyBert, tokenizer, info: dict | None = None) -> Path:
+def save_checkpoint(out_dir: str | Path, model: BabyBert, tokenizer, info: dict | None = None,
+                    training_state: dict | None = None) -> Path:
     """Write a complete checkpoint directory. It is assembled in a temporary sibling and moved
-    into place only when complete, so a failure never leaves a half-written or lost model."""
+    into place only when complete, so a failure never leaves a half-written or lost model. With
+    `training_state` (see resume.py), the run can be resumed from it."""
     from .card import write_model_card
     from .plots import save_loss_plot
 
@@ -126,6 +128,9 @@ def save_checkpoint(out_dir: str | Path, model: BabyBert, tokenizer, info: dict 
         if info.get("history"):
             save_loss_plot(info["history"], info.get("eval_history", []), tmp / "loss.png")
         write_model_card(tmp, model, info)
+        if training_state is not None:
+            from .resume import STATE_FILE
+            torch.save(training_state, tmp / STATE_FILE)
         _make_readable(tmp)
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")

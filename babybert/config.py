@@ -100,13 +100,15 @@ class TrainConfig:
     eval_sentences: int = 2000  # held-out sentences scored by every evaluation (the first ones)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
+    save_every: int | None = None  # steps between saves of the checkpoint with its training state (to resume)
+    save_every_seconds: float | None = None  # or seconds of training between them
 
     def validate(self) -> None:
         if not self.tasks or any(t not in TASKS for t in self.tasks):
             raise ValueError(f"tasks must be one or both of {', '.join(TASKS)}, got {','.join(self.tasks) or 'nothing'}")
         if self.epochs is None and self.max_steps is None and self.time_budget is None:
             raise ValueError("give at least one of epochs, max_steps or time_budget, or training never ends")
-        for name in ("epochs", "max_steps", "time_budget"):
+        for name in ("epochs", "max_steps", "time_budget", "save_every", "save_every_seconds"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive, got {value!r}")

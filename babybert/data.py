@@ -317,22 +317,44 @@ def length_grouped_batches(lengths: torch.Tensor, batch_size: int, generator: to
     return [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
 
 
-def epoch_batches(corpus: EncodedCorpus, tasks: tuple[str, ...], ids: SpecialIds, batch_size: int,
-                  max_len: int, mask_prob: float, generator: torch.Generator):
-    """Yield one epoch of ready-to-train batches for the chosen tasks."""
+@dataclass
+class EpochPlan:
+    """One epoch's order: the sentence pairs (or single sentences) and which go into each batch."""
+    a: torch.Tensor  # (N,) sentence index of each example's first (or only) sentence
+    b: torch.Tensor | None  # (N,) its second sentence, for NSP
+    label: torch.Tensor | None  # (N,) 0 = IsNext, 1 = NotNext
+    batches: list[torch.Tensor]  # example indices of each batch, in training order
+
+
+def plan_epoch(corpus: EncodedCorpus, tasks: tuple[str, ...], batch_size: int, generator: torch.Generator) -> EpochPlan:
+    """Draw an epoch's NSP pairs and batch order. Only `generator` decides it, so an epoch can be
+    planned again, identically, from the generator's saved state (which is how a run resumes)."""
     if "nsp" in tasks:
         a, b, label = draw_pairs(corpus, generator)
         lengths = corpus.lengths[a] + corpus.lengths[b]
     else:
         a, b, label = torch.arange(len(corpus)), None, None
         lengths = corpus.lengths
-    for rows in length_grouped_batches(lengths, batch_size, generator):
-        batch = build_inputs(corpus, a[rows], None if b is None else b[rows], ids, max_len)
-        if label is not None:
-            batch.nsp_labels = label[rows]
-        if "mlm" in tasks:
-            batch = mask_tokens(batch, ids, mask_prob, generator)
-        yield batch
+    return EpochPlan(a, b, label, length_grouped_batches(lengths, batch_size, generator))
+
+
+def make_batch(corpus: EncodedCorpus, plan: EpochPlan, rows: torch.Tensor, tasks: tuple[str, ...], ids: SpecialIds,
+               max_len: int, mask_prob: float, generator: torch.Generator) -> Batch:
+    """The ready-to-train batch of examples `rows` of the plan, masked afresh with `generator`."""
+    batch = build_inputs(corpus, plan.a[rows], None if plan.b is None else plan.b[rows], ids, max_len)
+    if plan.label is not None:
+        batch.nsp_labels = plan.label[rows]
+    if "mlm" in tasks:
+        batch = mask_tokens(batch, ids, mask_prob, generator)
+    return batch
+
+
+def epoch_batches(corpus: EncodedCorpus, tasks: tuple[str, ...], ids: SpecialIds, batch_size: int,
+                  max_len: int, mask_prob: float, generator: torch.Generator):
+    """Yield one epoch of ready-to-train batches for the chosen tasks."""
+    plan = plan_epoch(corpus, tasks, batch_size, generator)
+    for rows in plan.batches:
+        yield make_batch(corpus, plan, rows, tasks, ids, max_len, mask_prob, generator)
 
 
 def batches_per_epoch(corpus: EncodedCorpus, tasks: tuple[str, ...], batch_size: int) -> int:

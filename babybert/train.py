@@ -26,12 +26,14 @@ from . import __version__
 from .card import widget_text
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import ModelConfig, TrainConfig
-from .data import (CorpusStats, Document, SpecialIds, batches_per_epoch, corpus_stats, encode_corpus,
-                   epoch_batches, split_corpus)
+from .data import (CorpusStats, Document, SpecialIds, batches_per_epoch, corpus_stats, encode_corpus, make_batch,
+                   plan_epoch, split_corpus)
 from .evaluate import Metrics, evaluate
 from .model import BabyBert
 from .plots import thin
 from .predict import MaskedExample, masked_example, run_probes
+from .resume import FORMAT as STATE_FORMAT
+from .resume import Position, corpus_fingerprint, load_training_state
 from .tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -149,24 +151,40 @@ def out_of_memory(error: BaseException) -> bool:
 def train(documents: list[Document], model_config: ModelConfig | None = None, config: TrainConfig | None = None,
           out_dir: str | Path | None = None, init: str | Path | Checkpoint | None = None,
           stop: threading.Event | None = None, corpus_name: str = "corpus", command: str | None = None,
-          probes: list[tuple[str, str | None]] = ()) -> Iterator[Event]:
+          probes: list[tuple[str, str | None]] = (), resume: str | Path | None = None) -> Iterator[Event]:
     """Pretrain a BERT on `documents` (lists of sentences), yielding events as it goes.
 
     With `init` (a checkpoint path or a loaded Checkpoint) training continues from that model and
     its tokenizer, and `model_config` is ignored. With `out_dir` the result is saved there.
     `probes` (see predict.parse_probes) are answered at every evaluation, to watch them learned.
+    With `resume` (a checkpoint saved with `save_every`), the run goes on exactly where it was
+    saved: its model, optimizer, random generators and place in the data; `config` defaults to its own.
     """
+    state = load_training_state(resume) if resume is not None else None
+    if state is not None:
+        init = resume
+        config = config or TrainConfig.from_dict(state["train_config"])
     model_config = ModelConfig(**vars(model_config)) if model_config else ModelConfig()
     config = config or TrainConfig()
     config.validate()
     model_config.validate()
+    if (config.save_every or config.save_every_seconds) and out_dir is None:
+        raise ValueError("saving every so often (save_every) needs an output folder (out_dir, --out)")
     stop = stop or threading.Event()
     device = resolve_device(config.device)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    # one generator plans each epoch (pairs, batch order), another masks: an epoch can be planned again
+    # from the first's saved state, and the second's state goes on from where it was
+    plan_generator = torch.Generator().manual_seed(config.seed)
+    mask_generator = torch.Generator().manual_seed(config.seed + 3)
+    sample_generator = torch.Generator().manual_seed(config.seed + 2)
 
     train_docs, held_out_docs = split_corpus(documents, config.holdout)
+    fingerprint = corpus_fingerprint(train_docs)
+    if state is not None and state["corpus"] != fingerprint:
+        raise ValueError(f"this corpus is not the one the run in {resume} was trained on; resume it with the same "
+                         "corpus, or start a new run from its weights with --init")
     if init is not None:
         ckpt = init if isinstance(init, Checkpoint) else load_checkpoint(init)
         model, tokenizer = ckpt.model, ckpt.tokenizer
@@ -190,15 +208,38 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
     yield Start(train_stats, held_out_stats, model.num_parameters(), len(tokenizer), total_steps, str(device), model, tokenizer)
 
     history, eval_history = [], []
-    step, tokens, train_time, reason = 0, 0, 0.0, None
-    sample_generator = torch.Generator().manual_seed(config.seed + 2)
+    step, tokens, train_time, reason, spent = 0, 0, 0.0, None, 0.0
+    position = Position(epoch=0, batch=0, plan_state=plan_generator.get_state())
+    if state is not None:
+        step, tokens, train_time, spent = state["step"], state["tokens"], state["train_time"], state["elapsed"]
+        history, eval_history = state["history"], state["eval_history"]
+        optimizer.load_state_dict(state["optimizer"])
+        position = Position(state["epoch"], state["batch"], state["plan_generator"])
+        plan_generator.set_state(state["plan_generator"])
+        mask_generator.set_state(state["mask_generator"])
+        sample_generator.set_state(state["sample_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
     held_out_sentences = [s for d in held_out_docs for s in d]
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - spent  # a resumed run's time budget counts the time it had already trained
+    last_save = (step, time.perf_counter())
 
     def fraction_done() -> float:
         by_steps = step / total_steps if total_steps else 0.0
         by_time = (time.perf_counter() - t0) / config.time_budget if config.time_budget else 0.0
         return min(1.0, max(by_steps, by_time))
+
+    def stop_reason() -> str | None:
+        if stop.is_set():
+            return "stopped"
+        if config.max_steps and step >= config.max_steps:
+            return "max_steps"
+        if config.epochs and step >= limits[0]:
+            return "epochs"
+        if config.time_budget and time.perf_counter() - t0 >= config.time_budget:
+            return "time_budget"
+        return None
 
     def evaluation(final: bool) -> Iterator[Eval | Sample]:
         metrics = evaluate(model, tokenizer, held_out_docs, config.seed, config.tasks,  # at BERT's 15%, not
@@ -212,23 +253,59 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
             yield Probes(step, run_probes(model, tokenizer, probes))
         model.train()
 
+    def run_info(metrics: Metrics | None) -> dict:
+        elapsed = time.perf_counter() - t0
+        return {
+            "babybert_version": __version__,
+            "name": Path(out_dir).name if out_dir is not None else None,
+            "command": command,
+            "corpus": {"name": corpus_name, "train": vars(train_stats), "held_out": vars(held_out_stats)},
+            "init": str(init.path if isinstance(init, Checkpoint) else init) if init is not None else None,
+            "train_config": config.to_dict(),
+            "steps": step,
+            "epochs": round(step / steps_per_epoch, 3),
+            "train_seconds": round(elapsed, 1),
+            "tokens": tokens,
+            "tokens_per_sec": round(tokens / max(train_time, 1e-9)),
+            "device": str(device),
+            "stop_reason": reason,
+            "num_parameters": model.num_parameters(),
+            "metrics": metrics.to_dict() if metrics is not None else None,
+            "widget": widget_text(held_out_sentences[0]),
+            "history": thin(history, 2000),
+            "eval_history": eval_history,
+        }
+
+    def training_state() -> dict:
+        """Everything besides the weights that decides what happens next (see resume.py)."""
+        saved = {"format": STATE_FORMAT, "step": step, "tokens": tokens, "train_time": train_time,
+                 "elapsed": time.perf_counter() - t0, "epoch": position.epoch, "batch": position.batch,
+                 "plan_generator": position.plan_state, "mask_generator": mask_generator.get_state(),
+                 "sample_generator": sample_generator.get_state(), "torch_rng": torch.get_rng_state(),
+                 "optimizer": optimizer.state_dict(), "train_config": config.to_dict(), "corpus": fingerprint,
+                 "history": history, "eval_history": eval_history}
+        if device.type == "cuda":
+            saved["cuda_rng"] = torch.cuda.get_rng_state(device)
+        return saved
+
+    def save_due() -> bool:
+        steps, seconds = step - last_save[0], time.perf_counter() - last_save[1]
+        return bool((config.save_every and steps >= config.save_every)
+                    or (config.save_every_seconds and seconds >= config.save_every_seconds))
+
+    keep_state = bool(config.save_every or config.save_every_seconds)  # save what --resume needs
     while reason is None:
-        for batch in epoch_batches(corpus, config.tasks, ids, config.batch_size, max_len, config.mask_prob, generator):
-            if stop.is_set():
-                reason = "stopped"
-            elif config.max_steps and step >= config.max_steps:
-                reason = "max_steps"
-            elif config.epochs and step >= limits[0]:
-                reason = "epochs"
-            elif config.time_budget and time.perf_counter() - t0 >= config.time_budget:
-                reason = "time_budget"
+        plan = plan_epoch(corpus, config.tasks, config.batch_size, plan_generator)
+        while position.batch < len(plan.batches):
+            reason = stop_reason()
             if reason:
                 break
             t_step = time.perf_counter()
             lr = get_lr(fraction_done(), config.lr, config.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = batch.to(device)
+            batch = make_batch(corpus, plan, plan.batches[position.batch], config.tasks, ids, max_len,
+                               config.mask_prob, mask_generator).to(device)
             try:
                 loss, mlm_loss, nsp_loss = pretraining_loss(model, batch, config.tasks)
                 bad = [x for x in (mlm_loss, nsp_loss) if x is not None and not math.isfinite(x)]
@@ -247,6 +324,7 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
                                  f"parameters, batch size {config.batch_size}, max length {max_len}); {MEMORY_ADVICE}. "
                                  "Nothing was saved: an earlier checkpoint in the output folder is unchanged") from None
             step += 1
+            position.batch += 1
             tokens += batch.num_tokens
             train_time += time.perf_counter() - t_step
             history.append({"step": step, "loss": loss.item(), "mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "lr": lr})
@@ -254,31 +332,21 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
                            tokens / max(train_time, 1e-9), time.perf_counter() - t0, fraction_done())
             if config.eval_every and step % config.eval_every == 0 and step != total_steps:  # the last gets the final eval
                 yield from evaluation(final=False)
+            if keep_state and save_due() and step != total_steps:  # the last is saved below
+                last_eval = eval_history[-1] if eval_history else None
+                save_checkpoint(out_dir, model, tokenizer, dict(run_info(None), metrics=last_eval and {
+                    k: v for k, v in last_eval.items() if k != "step"}), training_state())
+                model.train()
+                last_save = (step, time.perf_counter())
+        if reason is None:  # the epoch is done: the next one is planned from here
+            position = Position(position.epoch + 1, 0, plan_generator.get_state())
 
     elapsed = time.perf_counter() - t0
     final = list(evaluation(final=True))
     yield from final
     metrics = final[0].metrics
-    info = {
-        "babybert_version": __version__,
-        "name": Path(out_dir).name if out_dir is not None else None,
-        "command": command,
-        "corpus": {"name": corpus_name, "train": vars(train_stats), "held_out": vars(held_out_stats)},
-        "init": str(init.path if isinstance(init, Checkpoint) else init) if init is not None else None,
-        "train_config": config.to_dict(),
-        "steps": step,
-        "epochs": round(step / steps_per_epoch, 3),
-        "train_seconds": round(elapsed, 1),
-        "tokens": tokens,
-        "tokens_per_sec": round(tokens / max(train_time, 1e-9)),
-        "device": str(device),
-        "stop_reason": reason,
-        "num_parameters": model.num_parameters(),
-        "metrics": metrics.to_dict(),
-        "widget": widget_text(held_out_sentences[0]),
-        "history": thin(history, 2000),
-        "eval_history": eval_history,
-    }
+    info = run_info(metrics)
     model.eval()
-    path = save_checkpoint(out_dir, model, tokenizer, info) if out_dir is not None else None
+    path = (save_checkpoint(out_dir, model, tokenizer, info, training_state() if keep_state else None)
+            if out_dir is not None else None)
     yield Done(step, metrics, reason, elapsed, path, model, tokenizer, info)
