@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .config import ModelConfig, TrainConfig
@@ -44,6 +44,17 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def save_interval(text: str) -> tuple[str, float]:
+    """'500' -> every 500 steps; '90s', '10m', '1h' -> every so many seconds of training."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text[-1:].lower() in units:
+        return "seconds", positive_float(text[:-1]) * units[text[-1].lower()]
+    try:
+        return "steps", positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected steps (500) or a time (90s, 10m, 1h), got {text!r}") from None
 
 
 def probability(text: str) -> float:
@@ -90,10 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="pretrain a BERT (MLM + NSP) on a text corpus",
                        description="Pretrain a BERT from scratch on a corpus: one sentence per line, a blank line between documents.")
     t.add_argument("--corpus", required=True, type=Path, help="UTF-8 text file")
-    t.add_argument("--out", required=True, type=Path, help="checkpoint directory to write")
+    t.add_argument("--out", type=Path, help="checkpoint directory to write (required, except with --resume: its folder)")
     M, C = ModelConfig(), TrainConfig()  # the defaults live in the dataclasses: train(), CLI and app share them
     limits = t.add_argument_group("when to stop (the first limit reached wins)")
-    limits.add_argument("--epochs", type=positive_float, default=C.epochs,
+    limits.add_argument("--epochs", type=positive_float,
                         help=f"passes over the training split (default {C.epochs:g}: more overfits a tiny corpus)")
     limits.add_argument("--max-steps", type=positive_int, help="optimizer steps")
     limits.add_argument("--time-budget", type=positive_float, metavar="SECONDS", help="seconds of training")
@@ -123,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"held-out sentences scored by each evaluation (default {C.eval_sentences})")
     opt.add_argument("--seed", type=int, default=C.seed, help=f"default {C.seed}; same corpus + settings + seed = same run")
     opt.add_argument("--init", type=Path, help="continue pretraining from this checkpoint (its tokenizer and shape are kept)")
+    opt.add_argument("--save-every", type=save_interval, metavar="STEPS|TIME",
+                     help="save the checkpoint with its training state every so many steps (500) or so much training "
+                          "time (90s, 10m, 1h), atomically, so that --resume can go on from it")
+    opt.add_argument("--resume", type=Path, metavar="DIR",
+                     help="go on exactly where the run saved in DIR stopped (its settings, model, optimizer and place "
+                          "in the data; --corpus must be the same); --epochs, --max-steps, --time-budget and "
+                          "--save-every may change")
     opt.add_argument("--device", choices=["auto", "cpu", "cuda"], default=C.device, help="default auto (CUDA if available)")
     t.add_argument("--probe", action="append", default=[], metavar="TEXT",
                    help="a sentence with [MASK], or 'A ||| B', answered at every evaluation (repeatable)")
@@ -199,9 +217,9 @@ class PlainProgress:
     """A progress bar's stand-in when stderr is a file or a pipe: one plain line every `every` seconds,
     not a bar redrawn several times a second (670 KB of log for a 10-minute run)."""
 
-    def __init__(self, total: int | None, file, every: float = 10.0):
+    def __init__(self, total: int | None, file, every: float = 10.0, initial: int = 0):
         self.total, self.file, self.every = total, file, every
-        self.n, self.shown, self.text, self.last = 0, 0, "", time.monotonic()
+        self.n, self.shown, self.text, self.last = initial, initial, "", time.monotonic()
 
     def update(self, k: int) -> None:
         self.n += k
@@ -224,6 +242,35 @@ class PlainProgress:
         self.write(f"step {self.n:,}{done} | {self.text}")
 
 
+def train_configs(args) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training settings of `babybert train`: the library's defaults, the options
+    given, or with --resume the run's own settings (its limits and saving may change)."""
+    model_config = ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
+                               num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
+                               max_position_embeddings=args.max_seq_len, hidden_dropout_prob=args.dropout,
+                               attention_probs_dropout_prob=args.dropout, initializer_range=args.init_range)
+    every = {}
+    if args.save_every:
+        unit, amount = args.save_every
+        every = {"save_every": amount if unit == "steps" else None, "save_every_seconds": amount if unit == "seconds" else None}
+    if args.resume:
+        from .resume import load_training_state
+
+        if args.init:
+            raise ValueError("--resume and --init exclude each other: --resume goes on with a run, --init starts one")
+        saved = TrainConfig.from_dict(load_training_state(args.resume)["train_config"])
+        limits = {k: v for k, v in (("epochs", args.epochs), ("max_steps", args.max_steps),
+                                    ("time_budget", args.time_budget)) if v is not None}
+        config = replace(saved, **limits, **every)
+    else:
+        config = TrainConfig(tasks=args.tasks, epochs=TrainConfig().epochs if args.epochs is None else args.epochs,
+                             max_steps=args.max_steps, time_budget=args.time_budget, batch_size=args.batch_size,
+                             lr=args.lr, mask_prob=args.mask_prob, vocab_size=args.vocab_size,
+                             eval_every=max(0, args.eval_every), eval_sentences=args.eval_sentences, seed=args.seed,
+                             device=args.device, **every)
+    return model_config, config
+
+
 def cmd_train(args) -> int:
     from tqdm.auto import tqdm
 
@@ -233,15 +280,10 @@ def cmd_train(args) -> int:
 
     docs = read_corpus(args.corpus)
     probes = parse_probes("\n".join(args.probe))
-    model_config = ModelConfig(hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
-                               num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
-                               max_position_embeddings=args.max_seq_len, hidden_dropout_prob=args.dropout,
-                               attention_probs_dropout_prob=args.dropout, initializer_range=args.init_range)
-    config = TrainConfig(tasks=args.tasks, epochs=args.epochs, max_steps=args.max_steps,
-                         time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr,
-                         mask_prob=args.mask_prob, vocab_size=args.vocab_size, eval_every=max(0, args.eval_every),
-                         eval_sentences=args.eval_sentences,
-                         seed=args.seed, device=args.device)
+    model_config, config = train_configs(args)
+    out = args.out or args.resume
+    if out is None:
+        raise ValueError("--out is required: the checkpoint directory to write")
     config.validate()
     model_config.validate()
     stop = threading.Event()
@@ -255,14 +297,15 @@ def cmd_train(args) -> int:
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     bar = None
     try:
-        for event in train(docs, model_config, config, out_dir=args.out, init=args.init, stop=stop,
-                           corpus_name=args.corpus.name, command=command, probes=probes):
+        for event in train(docs, model_config, config, out_dir=out, init=args.init, stop=stop,
+                           corpus_name=args.corpus.name, command=command, probes=probes, resume=args.resume):
             if args.json:
                 print(json.dumps(event_to_json(event)), flush=True)
             elif isinstance(event, Start):
                 print(describe_start(event), file=sys.stderr)
-                bar = (tqdm(total=event.total_steps, unit="step", dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
-                       if sys.stderr.isatty() else PlainProgress(event.total_steps, sys.stderr))
+                bar = (tqdm(total=event.total_steps, initial=event.step, unit="step", dynamic_ncols=True, mininterval=0.5,
+                            file=sys.stderr) if sys.stderr.isatty() else PlainProgress(event.total_steps, sys.stderr,
+                                                                                      initial=event.step))
             elif isinstance(event, Progress):
                 bar.update(event.step - bar.n)
                 bar.set_postfix_str(f"loss {event.loss:.3f} lr {event.lr:.1e} {event.tokens_per_sec:,.0f} tok/s")
@@ -275,7 +318,7 @@ def cmd_train(args) -> int:
                     bar.write(f"             probe: {probe} -> {answer}", file=sys.stderr)
             elif isinstance(event, Done):
                 bar.close()
-                print(describe_done(event, args.out), file=sys.stderr)
+                print(describe_done(event, out), file=sys.stderr)
     finally:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
@@ -431,7 +474,8 @@ def describe_start(event) -> str:
     tr, ho = event.train, event.held_out
     return (f"corpus: {tr.documents + ho.documents} documents, {tr.sentences + ho.sentences} sentences "
             f"({tr.documents} documents / {tr.tokens:,} tokens to train on, {ho.documents} held out)\n"
-            f"model: {event.num_parameters:,} parameters, vocabulary {event.vocab_size:,}, device {event.device}")
+            f"model: {event.num_parameters:,} parameters, vocabulary {event.vocab_size:,}, device {event.device}"
+            + (f"\nresuming after step {event.step:,}" if event.step else ""))
 
 
 def describe_metrics(m) -> str:

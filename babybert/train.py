@@ -51,6 +51,7 @@ class Start:
     device: str
     model: BabyBert = field(repr=False)  # the model being trained (changes in place as training goes)
     tokenizer: object = field(repr=False)
+    step: int = 0  # the step training starts after: 0, or where a resumed run was saved
 
 
 @dataclass
@@ -205,7 +206,8 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
     limits = [int(config.epochs * steps_per_epoch + 0.5) if config.epochs else None, config.max_steps]
     total_steps = min((s for s in limits if s), default=None)
     train_stats, held_out_stats = corpus_stats(train_docs, tokenizer), corpus_stats(held_out_docs, tokenizer)
-    yield Start(train_stats, held_out_stats, model.num_parameters(), len(tokenizer), total_steps, str(device), model, tokenizer)
+    yield Start(train_stats, held_out_stats, model.num_parameters(), len(tokenizer), total_steps, str(device), model,
+                tokenizer, state["step"] if state is not None else 0)
 
     history, eval_history = [], []
     step, tokens, train_time, reason, spent = 0, 0, 0.0, None, 0.0

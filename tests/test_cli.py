@@ -76,16 +76,18 @@ def test_train_json_events(tmp_path, corpus_file, capsys):
 
 def test_train_defaults_are_the_library_defaults():
     """One recipe: `python -m babybert train` with no options trains exactly as train() does."""
-    from babybert.__main__ import build_parser
+    from babybert.__main__ import build_parser, train_configs
     from babybert.config import ModelConfig, TrainConfig
-    args = build_parser().parse_args(["train", "--corpus", "c.txt", "--out", "o"])
-    m, c = ModelConfig(), TrainConfig()
-    assert (args.lr, args.batch_size, args.mask_prob, args.vocab_size, args.tasks, args.eval_every, args.epochs) == \
-        (c.lr, c.batch_size, c.mask_prob, c.vocab_size, c.tasks, c.eval_every, c.epochs)
-    assert (args.hidden_size, args.num_layers, args.num_heads, args.intermediate_size, args.max_seq_len) == \
-        (m.hidden_size, m.num_hidden_layers, m.num_attention_heads, m.intermediate_size, m.max_position_embeddings)
-    assert (args.dropout, args.dropout, args.init_range) == \
-        (m.hidden_dropout_prob, m.attention_probs_dropout_prob, m.initializer_range)
+    model_config, config = train_configs(build_parser().parse_args(["train", "--corpus", "c.txt", "--out", "o"]))
+    assert config == TrainConfig() and model_config == ModelConfig()
+
+
+@pytest.mark.parametrize("text, expected", [("500", (500, None)), ("90s", (None, 90.0)), ("10m", (None, 600.0)),
+                                            ("1h", (None, 3600.0))])
+def test_save_every_takes_steps_or_a_time(text, expected):
+    from babybert.__main__ import build_parser, train_configs
+    _, config = train_configs(build_parser().parse_args(["train", "--corpus", "c", "--out", "o", "--save-every", text]))
+    assert (config.save_every, config.save_every_seconds) == expected
 
 
 def test_dropout_and_init_range_reach_the_checkpoint(tmp_path, corpus_file):
@@ -202,3 +204,37 @@ def test_train_writes_only_into_out(tmp_path, corpus_file):
                      and not p.is_relative_to(tmp_path / "home" / ".cache" / "matplotlib"))
     assert written == sorted(f"outputs/model/{p.name}" for p in out.iterdir())
     assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in out.iterdir()}
+
+
+def test_ctrl_c_then_resume_equals_a_run_never_stopped(tmp_path, corpus_file):
+    """As a user does it: Ctrl-C a run saved with --save-every (it evaluates and saves), then
+    `--resume` it; the weights equal those of the same command never interrupted."""
+    import signal
+    import time
+
+    import torch
+
+    from babybert import load_checkpoint
+
+    command = [sys.executable, "-m", "babybert", "train", "--corpus", str(corpus_file), "--max-steps", "400",
+               "--save-every", "1000", "--json", *TINY]
+    straight = tmp_path / "straight"
+    subprocess.run([*command, "--out", str(straight)], capture_output=True, check=True)
+
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen([*command, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # JSON events: interrupt after step 150
+        if json.loads(line).get("step", 0) >= 150:
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    stopped_at = load_checkpoint(out).info["steps"]
+    assert 150 <= stopped_at < 400
+    time.sleep(0.1)
+    resumed = subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(corpus_file), "--resume", str(out)],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after step {stopped_at:,}" in resumed.stderr and "finished after 400 steps" in resumed.stderr
+    a, b = load_checkpoint(straight).model.state_dict(), load_checkpoint(out).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
