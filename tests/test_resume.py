@@ -107,3 +107,14 @@ def test_resume_refuses_another_corpus_and_a_checkpoint_without_state(documents,
 def test_saving_every_so_often_needs_an_output_folder(documents):
     with pytest.raises(ValueError, match="needs an output folder"):
         list(train(documents, TINY_MODEL, config(save_every=10)))
+
+
+def test_the_training_state_stays_local(hub, documents, tmp_path):
+    from babybert.hub import push
+
+    from .conftest import WRITE
+    out = tmp_path / "ckpt"
+    list(train(documents, TINY_MODEL, config(max_steps=5, save_every=100), out_dir=out))
+    assert (out / STATE_FILE).is_file()
+    push(out, "alice/resumable", token=WRITE, endpoint=hub.endpoint)
+    assert "model.safetensors" in hub.files("alice/resumable") and STATE_FILE not in hub.files("alice/resumable")
