@@ -272,12 +272,24 @@ def train_configs(args) -> tuple[ModelConfig, TrainConfig]:
 
 
 def cmd_train(args) -> int:
+    from . import distributed
+
+    world = distributed.setup(args.device)  # under torchrun: join the other ranks
+    try:
+        return run_training(args, world)
+    finally:
+        distributed.teardown()
+
+
+def run_training(args, world) -> int:
     from tqdm.auto import tqdm
 
     from .data import read_corpus
     from .predict import parse_probes
     from .train import Done, Eval, Probes, Progress, Sample, Start, train
 
+    if world.distributed and world.main:
+        print(f"distributed: {world.size} processes, backend {world.backend}", file=sys.stderr, flush=True)
     docs = read_corpus(args.corpus)
     probes = parse_probes("\n".join(args.probe))
     model_config, config = train_configs(args)
@@ -299,6 +311,8 @@ def cmd_train(args) -> int:
     try:
         for event in train(docs, model_config, config, out_dir=out, init=args.init, stop=stop,
                            corpus_name=args.corpus.name, command=command, probes=probes, resume=args.resume):
+            if not world.main:  # rank 0 speaks for the run
+                continue
             if args.json:
                 print(json.dumps(event_to_json(event)), flush=True)
             elif isinstance(event, Start):

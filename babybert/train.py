@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from . import __version__
 from .card import widget_text
@@ -31,6 +32,7 @@ from .data import (CorpusStats, Document, SpecialIds, batches_per_epoch, corpus_
 from .evaluate import Metrics, evaluate
 from .model import BabyBert
 from .plots import thin
+from . import distributed
 from .predict import MaskedExample, masked_example, run_probes
 from .resume import FORMAT as STATE_FORMAT
 from .resume import Position, corpus_fingerprint, load_training_state
@@ -172,13 +174,15 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
     if (config.save_every or config.save_every_seconds) and out_dir is None:
         raise ValueError("saving every so often (save_every) needs an output folder (out_dir, --out)")
     stop = stop or threading.Event()
-    device = resolve_device(config.device)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    world = distributed.current()  # one process, or this rank of a torchrun group (distributed.setup)
+    device = torch.device("cuda", world.local_rank) if world.backend == "nccl" else resolve_device(config.device)
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world.distributed else 1
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_processes))  # the cores shared by this node's ranks
     torch.manual_seed(config.seed)
     # one generator plans each epoch (pairs, batch order), another masks: an epoch can be planned again
     # from the first's saved state, and the second's state goes on from where it was
     plan_generator = torch.Generator().manual_seed(config.seed)
-    mask_generator = torch.Generator().manual_seed(config.seed + 3)
+    mask_generator = torch.Generator().manual_seed(config.seed + 3 + 7919 * world.rank)  # each rank masks its rows
     sample_generator = torch.Generator().manual_seed(config.seed + 2)
 
     train_docs, held_out_docs = split_corpus(documents, config.holdout)
@@ -196,7 +200,16 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
                                     model_config.max_position_embeddings)
         model_config.vocab_size = len(tokenizer)
         model = BabyBert(model_config)
+    if world.distributed:  # every rank trained the same deterministic tokenizer; check, rather than trust
+        vocabularies = distributed.gather(sorted(tokenizer.get_vocab().items()), world)
+        if any(v != vocabularies[0] for v in vocabularies):
+            raise RuntimeError("the ranks built different vocabularies: give every rank the same corpus file")
     model.to(device).train()
+    trained = model  # what steps run through: the model, or its DistributedDataParallel wrapper
+    if world.distributed:
+        both = set(config.tasks) == {"mlm", "nsp"}  # one task leaves the other's head without gradients
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                          find_unused_parameters=not both)
     max_len = model_config.max_position_embeddings
     corpus = encode_corpus(train_docs, tokenizer, max_len)
     ids = SpecialIds.from_tokenizer(tokenizer)
@@ -218,7 +231,10 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         optimizer.load_state_dict(state["optimizer"])
         position = Position(state["epoch"], state["batch"], state["plan_generator"])
         plan_generator.set_state(state["plan_generator"])
-        mask_generator.set_state(state["mask_generator"])
+        if state["world_size"] != world.size:
+            raise ValueError(f"the run in {resume} trained on {state['world_size']} process(es); resume it with as many "
+                             f"(this is {world.size})")
+        mask_generator.set_state(state["mask_generators"][world.rank])
         sample_generator.set_state(state["sample_generator"])
         torch.set_rng_state(state["torch_rng"])
         if device.type == "cuda" and "cuda_rng" in state:
@@ -232,16 +248,18 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         by_time = (time.perf_counter() - t0) / config.time_budget if config.time_budget else 0.0
         return min(1.0, max(by_steps, by_time))
 
-    def stop_reason() -> str | None:
-        if stop.is_set():
-            return "stopped"
-        if config.max_steps and step >= config.max_steps:
-            return "max_steps"
-        if config.epochs and step >= limits[0]:
-            return "epochs"
-        if config.time_budget and time.perf_counter() - t0 >= config.time_budget:
-            return "time_budget"
-        return None
+    def before_step() -> tuple[str | None, float]:
+        """Why to stop now, if at all, and how far training is (for the learning rate). On several
+        ranks all must agree, or their steps would no longer meet: any rank's Stop counts, and the
+        time is the ranks' mean (one small collective)."""
+        by_time = (time.perf_counter() - t0) / config.time_budget if config.time_budget else 0.0
+        stopped, time_up = float(stop.is_set()), float(by_time >= 1.0)
+        if world.distributed:
+            stopped, time_up, by_time = distributed.all_sum([stopped, time_up, by_time], world, device)
+            by_time /= world.size
+        reason = ("stopped" if stopped else "max_steps" if config.max_steps and step >= config.max_steps
+                  else "epochs" if config.epochs and step >= limits[0] else "time_budget" if time_up else None)
+        return reason, min(1.0, max(step / total_steps if total_steps else 0.0, by_time))
 
     def evaluation(final: bool) -> Iterator[Eval | Sample]:
         metrics = evaluate(model, tokenizer, held_out_docs, config.seed, config.tasks,  # at BERT's 15%, not
@@ -279,10 +297,12 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         }
 
     def training_state() -> dict:
-        """Everything besides the weights that decides what happens next (see resume.py)."""
+        """Everything besides the weights that decides what happens next (see resume.py). Every rank
+        takes part (each has its own mask generator); rank 0 saves it."""
+        masks = distributed.gather(mask_generator.get_state(), world)
         saved = {"format": STATE_FORMAT, "step": step, "tokens": tokens, "train_time": train_time,
                  "elapsed": time.perf_counter() - t0, "epoch": position.epoch, "batch": position.batch,
-                 "plan_generator": position.plan_state, "mask_generator": mask_generator.get_state(),
+                 "world_size": world.size, "plan_generator": position.plan_state, "mask_generators": masks,
                  "sample_generator": sample_generator.get_state(), "torch_rng": torch.get_rng_state(),
                  "optimizer": optimizer.state_dict(), "train_config": config.to_dict(), "corpus": fingerprint,
                  "history": history, "eval_history": eval_history}
@@ -291,25 +311,31 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         return saved
 
     def save_due() -> bool:
-        steps, seconds = step - last_save[0], time.perf_counter() - last_save[1]
-        return bool((config.save_every and steps >= config.save_every)
-                    or (config.save_every_seconds and seconds >= config.save_every_seconds))
+        """Every save_every steps or save_every_seconds (by any rank's clock: all must take part)."""
+        if config.save_every and step - last_save[0] >= config.save_every:
+            return True
+        late = float(bool(config.save_every_seconds) and time.perf_counter() - last_save[1] >= config.save_every_seconds)
+        return (distributed.all_sum([late], world, device)[0] if world.distributed and config.save_every_seconds
+                else late) > 0
 
     keep_state = bool(config.save_every or config.save_every_seconds)  # save what --resume needs
     while reason is None:
         plan = plan_epoch(corpus, config.tasks, config.batch_size, plan_generator)
         while position.batch < len(plan.batches):
-            reason = stop_reason()
+            rows = plan.batches[position.batch][world.rank::world.size]  # this rank's share of the batch
+            if len(rows) == 0:  # a last batch smaller than the number of ranks: skipped by all alike
+                position.batch += 1
+                continue
+            reason, fraction = before_step()
             if reason:
                 break
             t_step = time.perf_counter()
-            lr = get_lr(fraction_done(), config.lr, config.warmup)
+            lr = get_lr(fraction, config.lr, config.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = make_batch(corpus, plan, plan.batches[position.batch], config.tasks, ids, max_len,
-                               config.mask_prob, mask_generator).to(device)
+            batch = make_batch(corpus, plan, rows, config.tasks, ids, max_len, config.mask_prob, mask_generator).to(device)
             try:
-                loss, mlm_loss, nsp_loss = pretraining_loss(model, batch, config.tasks)
+                loss, mlm_loss, nsp_loss = pretraining_loss(trained, batch, config.tasks)
                 bad = [x for x in (mlm_loss, nsp_loss) if x is not None and not math.isfinite(x)]
                 if bad:  # before the step: the weights are still the last good ones, but the run cannot go on
                     raise ValueError(f"training diverged: the loss became {bad[0]} at step {step + 1} (learning rate "
@@ -327,28 +353,41 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
                                  "Nothing was saved: an earlier checkpoint in the output folder is unchanged") from None
             step += 1
             position.batch += 1
-            tokens += batch.num_tokens
+            loss_value, batch_tokens = loss.item(), batch.num_tokens
+            if world.distributed:  # the whole batch's numbers: the ranks' mean losses, their tokens together
+                summed = distributed.all_sum([loss_value, mlm_loss or 0.0, nsp_loss or 0.0, batch_tokens], world, device)
+                loss_value, batch_tokens = summed[0] / world.size, int(summed[3])
+                mlm_loss = None if mlm_loss is None else summed[1] / world.size
+                nsp_loss = None if nsp_loss is None else summed[2] / world.size
+            tokens += batch_tokens
             train_time += time.perf_counter() - t_step
-            history.append({"step": step, "loss": loss.item(), "mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "lr": lr})
-            yield Progress(step, step / steps_per_epoch, mlm_loss, nsp_loss, history[-1]["loss"], lr,
+            history.append({"step": step, "loss": loss_value, "mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "lr": lr})
+            yield Progress(step, step / steps_per_epoch, mlm_loss, nsp_loss, loss_value, lr,
                            tokens / max(train_time, 1e-9), time.perf_counter() - t0, fraction_done())
-            if config.eval_every and step % config.eval_every == 0 and step != total_steps:  # the last gets the final eval
-                yield from evaluation(final=False)
-            if keep_state and save_due() and step != total_steps:  # the last is saved below
-                last_eval = eval_history[-1] if eval_history else None
-                save_checkpoint(out_dir, model, tokenizer, dict(run_info(None), metrics=last_eval and {
-                    k: v for k, v in last_eval.items() if k != "step"}), training_state())
+            if world.main and config.eval_every and step % config.eval_every == 0 and step != total_steps:
+                yield from evaluation(final=False)  # (the last step gets the final evaluation)
+            if keep_state and step != total_steps and save_due():  # (the last is saved below)
+                state_now = training_state()
+                if world.main:
+                    last_eval = eval_history[-1] if eval_history else None
+                    save_checkpoint(out_dir, model, tokenizer, dict(run_info(None), metrics=last_eval and {
+                        k: v for k, v in last_eval.items() if k != "step"}), state_now)
                 model.train()
                 last_save = (step, time.perf_counter())
         if reason is None:  # the epoch is done: the next one is planned from here
             position = Position(position.epoch + 1, 0, plan_generator.get_state())
 
     elapsed = time.perf_counter() - t0
-    final = list(evaluation(final=True))
-    yield from final
-    metrics = final[0].metrics
+    metrics = None
+    if world.main:  # rank 0 alone evaluates and saves; the others wait for it at the end
+        final = list(evaluation(final=True))
+        yield from final
+        metrics = final[0].metrics
     info = run_info(metrics)
     model.eval()
-    path = (save_checkpoint(out_dir, model, tokenizer, info, training_state() if keep_state else None)
-            if out_dir is not None else None)
+    state_now = training_state() if keep_state else None
+    path = Path(out_dir) if out_dir is not None else None
+    if path is not None and world.main:
+        path = save_checkpoint(out_dir, model, tokenizer, info, state_now)
+    distributed.barrier(world)
     yield Done(step, metrics, reason, elapsed, path, model, tokenizer, info)
