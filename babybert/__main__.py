@@ -192,9 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     hub_options(d, write=True)
 
     b = sub.add_parser("bench", help="speed targets: BabyBERT vs the transformers recipe; the app's live training vs the CLI")
-    b.add_argument("--only", choices=["throughput", "app", "quality", "load"],
+    b.add_argument("--only", choices=["throughput", "app", "quality", "load", "scaling"],
                    help="run one part: throughput (vs transformers, ~1 min), app (live streaming vs the CLI, ~3 min), "
                         "load (fill-mask latency while two others train, ~1 min), "
+                        "scaling (tokens/s on 1 and 2 processes with torchrun, ~2 min), "
                         "or quality (held-out accuracy after the same training time as the transformers recipe, "
                         "2 x the budgets; only when asked for)")
     b.add_argument("--quick", action="store_true",
@@ -204,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quality: training budgets in seconds (default 60,180)")
     b.add_argument("--steps", type=positive_int, default=30, help="throughput: timed steps per round (default 30)")
     b.add_argument("--rounds", type=positive_int, default=3, help="throughput: alternating rounds (default 3)")
-    b.add_argument("--app-budget", type=positive_float, default=20, help="app: seconds of training per round (default 20)")
+    b.add_argument("--app-budget", type=positive_float, default=20,
+                   help="app, load and scaling: seconds of training per round (default 20)")
     b.add_argument("--app-rounds", type=positive_int, default=2, help="app: alternating rounds (default 2)")
     b.add_argument("--corpus", type=Path, help="corpus (default: examples/world_facts.txt)")
     b.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -427,6 +429,11 @@ def cmd_bench(args) -> int:
         reports["load"] = report = run_load_bench(args.app_budget, args.corpus)
         if not args.json:
             print(print_load_report(report))
+    if args.only == "scaling":
+        from .bench_scaling import print_scaling_report, run_scaling_bench
+        reports["scaling"] = report = run_scaling_bench(args.corpus, budget=args.app_budget)
+        if not args.json:
+            print(print_scaling_report(report))
     if args.json:
         print(json.dumps(reports, indent=2))
     return 0

@@ -59,3 +59,21 @@ def test_flops_grow_with_every_part_of_the_model():
         assert train_flops_per_token(ModelConfig(**{**vars(base), **change}), 64) > f
     assert train_flops_per_token(base, 128) > f  # longer sequences: more attention
     assert train_flops_per_token(base, 64, mask_prob=0.3) > f  # more masked positions: more MLM head
+
+
+def test_scaling_bench_alternates_rounds_and_reports_efficiency(monkeypatch):
+    from babybert import bench_scaling
+
+    calls = []
+
+    def fake_speed(corpus, processes, budget, out):
+        calls.append(processes)
+        return {"tokens_per_sec": {1: 1000.0, 2: 1500.0}[processes]}
+
+    monkeypatch.setattr(bench_scaling, "train_speed", fake_speed)
+    report = bench_scaling.run_scaling_bench(budget=1, rounds=3)
+    assert calls == [1, 2, 2, 1, 1, 2]  # alternating, against drift
+    two = report["processes"][2]
+    assert (two["speedup"], two["efficiency"]) == (1.5, 0.75)
+    assert "2 processes" in bench_scaling.print_scaling_report(report) and "efficiency 75%" in \
+        bench_scaling.print_scaling_report(report)

@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from babybert import evaluate, load_checkpoint, parse_corpus, split_corpus
 
