@@ -60,7 +60,10 @@ class Limits:
     def describe(self) -> str:
         return (f"Limits on this server: corpus up to {self.max_corpus_chars:,} characters, models up to "
                 f"{self.max_parameters:,} parameters, training up to {self.max_train_seconds} s, "
-                f"{plural(self.concurrent_trainings, 'training')} at a time (others wait in a queue).")
+                f"{plural(self.concurrent_trainings, 'training')} at a time (others wait in a queue). Beyond these, or "
+                "for several processes or GPUs and runs of hours, the command line takes over: "
+                "`python -m babybert train` (with `torchrun`, `--save-every` and `--resume`; see the README's "
+                "*Scaling up*).")
 
 
 def plural(n: int, noun: str) -> str:
