@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 
-from babybert import evaluate, load_checkpoint, parse_corpus, split_corpus
+import pytest
+
+from babybert import evaluate, load_checkpoint, parse_corpus, split_corpus, train
 
 from .conftest import animal_corpus
 
@@ -49,6 +51,8 @@ def test_ranks_stay_identical_and_the_same_seed_gives_the_same_run(tmp_path):
     assert "Eval" in first[0]["events"] and "Eval" not in first[1]["events"]  # rank 0 alone evaluates
     ckpt = load_checkpoint(tmp_path / "run0" / "ckpt")  # saved once, by rank 0, in the usual format
     assert ckpt.info["steps"] == 120 and (tmp_path / "run0" / "ckpt" / "training_state.pt").is_file()
+    with pytest.raises(ValueError, match="trained on 2 process\\(es\\); resume it with as many \\(this is 1\\)"):
+        list(train(parse_corpus(animal_corpus()), resume=tmp_path / "run0" / "ckpt", out_dir=tmp_path / "resumed"))
 
 
 def held_out_loss(path: Path, docs) -> float:
