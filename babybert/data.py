@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .tokenizer import SPECIAL_TOKENS  # what training inserts, never what it reads
@@ -134,32 +135,61 @@ def corpus_stats(docs: list[Document], tokenizer=None) -> CorpusStats:
 
 @dataclass
 class EncodedCorpus:
-    """Every sentence tokenized once, as rows of one padded tensor."""
-    ids: torch.Tensor  # (S, L) piece ids, right-padded
+    """Every sentence tokenized once: all pieces back to back in one int32 tensor (4 bytes a piece,
+    no padding), with where each sentence starts, how long it is, and its document."""
+    ids: torch.Tensor  # (N,) int32 piece ids of every sentence, one after another
+    starts: torch.Tensor  # (S,) offset of each sentence in ids
     lengths: torch.Tensor  # (S,) pieces per sentence
     doc: torch.Tensor  # (S,) document index of each sentence (sentences of a document are contiguous)
 
     def __len__(self) -> int:
-        return self.ids.size(0)
+        return self.lengths.size(0)
+
+    def sentence(self, i: int) -> torch.Tensor:
+        return self.ids[int(self.starts[i]):int(self.starts[i] + self.lengths[i])]
+
+
+ENCODE_CHUNK = 20_000  # sentences tokenized per call: bounds the Python lists to one chunk's
+
+
+def encode_chunk(sentences: list[str], tokenizer, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, lengths, sentence of each row) for a chunk of sentences. A sentence longer than
+    `max_len - 2` pieces becomes consecutive rows that stay in its document, so nothing is dropped;
+    an empty one (only characters the tokenizer drops) becomes [UNK]."""
+    width = max_len - 2
+    encoded = piece_ids(tokenizer, sentences)
+    sizes = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+    ids = np.fromiter(itertools.chain.from_iterable(e or [tokenizer.unk_token_id] for e in encoded), dtype=np.int32,
+                      count=int(np.maximum(sizes, 1).sum()))
+    sizes = np.maximum(sizes, 1)
+    rows_per = -(-sizes // width)  # ceil
+    owner = np.repeat(np.arange(len(sizes)), rows_per)
+    first_row = np.cumsum(rows_per) - rows_per
+    k = np.arange(len(owner)) - first_row[owner]  # the row's place within its sentence
+    lengths = np.minimum(width, sizes[owner] - k * width)
+    return ids, lengths, owner
 
 
 def encode_corpus(docs: list[Document], tokenizer, max_len: int) -> EncodedCorpus:
-    """Tokenize all sentences in one batched call. A sentence longer than `max_len - 2` pieces is
-    split into consecutive chunks that stay in its document, so nothing is dropped."""
+    """Tokenize all sentences, in chunks, into one flat EncodedCorpus."""
     sentences = [s for d in docs for s in d]
-    doc_index = [i for i, d in enumerate(docs) for _ in d]
-    encoded = piece_ids(tokenizer, sentences)
-    width = max_len - 2
-    rows, row_docs = [], []
-    for ids, d in zip(encoded, doc_index):
-        for start in range(0, max(len(ids), 1), width):
-            rows.append(ids[start:start + width] or [tokenizer.unk_token_id])  # a line of only whitespace-like chars
-            row_docs.append(d)
-    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
-    ids = torch.full((len(rows), int(lengths.max())), tokenizer.pad_token_id, dtype=torch.long)
-    flat = torch.tensor(list(itertools.chain.from_iterable(rows)), dtype=torch.long)
-    ids[torch.arange(ids.size(1)) < lengths[:, None]] = flat  # row-major order = the rows one after another
-    return EncodedCorpus(ids, lengths, torch.tensor(row_docs, dtype=torch.long))
+    doc_of = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
+    ids, lengths, docs_of_rows = [], [], []
+    for start in range(0, len(sentences), ENCODE_CHUNK):
+        chunk_ids, chunk_lengths, owner = encode_chunk(sentences[start:start + ENCODE_CHUNK], tokenizer, max_len)
+        ids.append(chunk_ids)
+        lengths.append(chunk_lengths)
+        docs_of_rows.append(doc_of[start + owner])
+    return from_arrays(np.concatenate(ids) if ids else np.zeros(0, np.int32),
+                       np.concatenate(lengths) if lengths else np.zeros(0, np.int64),
+                       np.concatenate(docs_of_rows) if docs_of_rows else np.zeros(0, np.int64))
+
+
+def from_arrays(ids: np.ndarray, lengths: np.ndarray, doc: np.ndarray) -> EncodedCorpus:
+    lengths = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64))
+    starts = torch.cumsum(lengths, 0) - lengths
+    return EncodedCorpus(torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int32)), starts, lengths,
+                         torch.from_numpy(np.ascontiguousarray(doc, dtype=np.int64)))
 
 
 # ----------------------------------------------------------------------------- next-sentence pairs
@@ -252,12 +282,12 @@ def build_inputs(corpus: EncodedCorpus, a: torch.Tensor, b: torch.Tensor | None,
     end = end_a + lb + (1 if b is not None else 0)  # last real position
     T = int(end.max()) + 1
     B, t = len(a), torch.arange(T)[None, :]  # t: (1, T)
-    last = corpus.ids.size(1) - 1
-    # gather returns the shape of its index: a (1, T) index would give row 0's tokens to every row
-    tok_a = corpus.ids[a].gather(1, (t - 1).clamp(0, last).expand(B, T))
+    last = corpus.ids.numel() - 1  # reading past a sentence's end is harmless (replaced below), past the store is not
+    tok_a = corpus.ids[(corpus.starts[a][:, None] + (t - 1).clamp(min=0)).clamp(max=last)].long()
+    assert tok_a.shape == (B, T), tok_a.shape  # row i holds sentence a[i], not row 0's
     x = torch.where(t < end_a, tok_a, ids.sep)
     if b is not None:
-        tok_b = corpus.ids[b].gather(1, (t - end_a - 1).clamp(0, last))
+        tok_b = corpus.ids[(corpus.starts[b][:, None] + (t - end_a - 1).clamp(min=0)).clamp(max=last)].long()
         assert tok_b.shape == (B, T), tok_b.shape
         x = torch.where((t > end_a) & (t < end), tok_b, x)
     x = torch.where(t == 0, ids.cls, x)

@@ -86,7 +86,7 @@ def _score_mlm(model, tokenizer, corpus: EncodedCorpus, ids: SpecialIds, mask_pr
     max_len = model.config.max_position_embeddings
     correct = total = loss_sum = words_right = words = 0
     rows = torch.arange(len(corpus))
-    counts = torch.bincount(corpus.ids[corpus.ids != ids.pad].flatten(), minlength=len(tokenizer))
+    counts = torch.bincount(corpus.ids.long(), minlength=len(tokenizer))
     counts[list(set(tokenizer.all_special_ids))] = 0
     most_frequent, baseline_hits = int(counts.argmax()), 0
     for chunk in rows.split(batch_size):

@@ -72,6 +72,27 @@ def test_long_lines_are_split_not_dropped(tok):
     assert corpus.doc.tolist() == [0] * len(corpus)
 
 
+def test_the_encoded_corpus_holds_every_sentence_back_to_back(tok, documents, monkeypatch):
+    """Sentence i is exactly its pieces, at starts[i]; ids are int32 with no padding; tokenizing in
+    chunks (as large corpora are) gives the same corpus as in one go."""
+    import babybert.data as data
+    sentences = [s for d in documents for s in d]
+    corpus = encode_corpus(documents, tok, max_len=128)
+    assert corpus.ids.dtype == torch.int32 and len(corpus) == len(sentences)
+    assert tok.pad_token_id not in corpus.ids.tolist()
+    for i, sentence in enumerate(sentences):
+        assert corpus.sentence(i).tolist() == tok(sentence, add_special_tokens=False)["input_ids"], i
+    assert corpus.doc.tolist() == [d for d, doc in enumerate(documents) for _ in doc]
+    monkeypatch.setattr(data, "ENCODE_CHUNK", 7)
+    chunked = encode_corpus(documents, tok, max_len=128)
+    assert all(torch.equal(getattr(chunked, f), getattr(corpus, f)) for f in ("ids", "starts", "lengths", "doc"))
+
+
+def test_a_sentence_with_no_pieces_becomes_unk(tok):
+    corpus = encode_corpus([["the cow.", "\u200b", "moo."]], tok, max_len=16)
+    assert corpus.sentence(1).tolist() == [tok.unk_token_id] and len(corpus) == 3
+
+
 def test_pairs_format_and_token_types(tok):
     corpus = encode_corpus([["the cow says moo.", "a dog."]], tok, max_len=32)
     ids = SpecialIds.from_tokenizer(tok)
