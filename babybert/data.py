@@ -257,7 +257,9 @@ class Batch:
     nsp_labels: torch.Tensor | None = None  # (B,) 0 = IsNext, 1 = NotNext
 
     def to(self, device) -> Batch:
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)
+        """On a GPU, through pinned memory: the copy then overlaps the step still running."""
+        cuda = torch.device(device).type == "cuda"
+        move = lambda t: None if t is None else (t.pin_memory() if cuda else t).to(device, non_blocking=True)
         return Batch(*(move(getattr(self, f)) for f in self.__dataclass_fields__))
 
     @property

@@ -10,6 +10,7 @@ saves, so stopping never loses the model. The final `Done` event carries the mod
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -288,6 +289,8 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
             "tokens": tokens,
             "tokens_per_sec": round(tokens / max(train_time, 1e-9)),
             "device": str(device),
+            "precision": "bf16 autocast" if bf16 else "float32",
+            "processes": world.size,
             "stop_reason": reason,
             "num_parameters": model.num_parameters(),
             "metrics": metrics.to_dict() if metrics is not None else None,
@@ -318,6 +321,9 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         return (distributed.all_sum([late], world, device)[0] if world.distributed and config.save_every_seconds
                 else late) > 0
 
+    # on GPUs that have it, bf16 autocast: matrix products in bfloat16, weights and optimizer in float32
+    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     keep_state = bool(config.save_every or config.save_every_seconds)  # save what --resume needs
     while reason is None:
         plan = plan_epoch(corpus, config.tasks, config.batch_size, plan_generator)
@@ -335,7 +341,8 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
                 group["lr"] = lr
             batch = make_batch(corpus, plan, rows, config.tasks, ids, max_len, config.mask_prob, mask_generator).to(device)
             try:
-                loss, mlm_loss, nsp_loss = pretraining_loss(trained, batch, config.tasks)
+                with autocast:
+                    loss, mlm_loss, nsp_loss = pretraining_loss(trained, batch, config.tasks)
                 bad = [x for x in (mlm_loss, nsp_loss) if x is not None and not math.isfinite(x)]
                 if bad:  # before the step: the weights are still the last good ones, but the run cannot go on
                     raise ValueError(f"training diverged: the loss became {bad[0]} at step {step + 1} (learning rate "
