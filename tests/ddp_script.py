@@ -9,15 +9,20 @@ from pathlib import Path
 from babybert import TrainConfig, distributed, parse_corpus, train
 from tests.conftest import TINY_MODEL, animal_corpus
 
-out = Path(sys.argv[1])
-world = distributed.setup("cpu")
-config = TrainConfig(epochs=None, max_steps=120, batch_size=16, lr=3e-3, eval_every=60, vocab_size=200, seed=0,
-                     mask_prob=0.15, save_every=50)
-events = list(train(parse_corpus(animal_corpus()), TINY_MODEL, config, out_dir=out / "ckpt"))
-digest = hashlib.sha256()
-for name, tensor in sorted(events[-1].model.state_dict().items()):
-    digest.update(name.encode() + tensor.numpy().tobytes())
-(out / f"rank{world.rank}.json").write_text(json.dumps({
-    "world": world.size, "backend": world.backend, "weights": digest.hexdigest(), "steps": events[-1].step,
-    "events": sorted({type(e).__name__ for e in events})}))
-distributed.teardown()
+
+def main(out: Path) -> None:
+    world = distributed.setup("cpu")
+    config = TrainConfig(epochs=None, max_steps=120, batch_size=16, lr=3e-3, eval_every=60, vocab_size=200, seed=0,
+                         mask_prob=0.15, save_every=50)
+    events = list(train(parse_corpus(animal_corpus()), TINY_MODEL, config, out_dir=out / "ckpt"))
+    digest = hashlib.sha256()
+    for name, tensor in sorted(events[-1].model.state_dict().items()):
+        digest.update(name.encode() + tensor.numpy().tobytes())
+    (out / f"rank{world.rank}.json").write_text(json.dumps({
+        "world": world.size, "backend": world.backend, "weights": digest.hexdigest(), "steps": events[-1].step,
+        "events": sorted({type(e).__name__ for e in events})}))
+    distributed.teardown()
+
+
+if __name__ == "__main__":  # run by torchrun; pytest only imports it
+    main(Path(sys.argv[1]))
