@@ -148,8 +148,11 @@ MEMORY_ADVICE = "try a smaller batch size, max length or model"
 
 
 def out_of_memory(error: BaseException) -> bool:
-    """CUDA raises torch.OutOfMemoryError; the CPU allocator a plain RuntimeError that says so."""
-    return isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(error)
+    """CUDA raises torch.OutOfMemoryError; the CPU allocator a plain RuntimeError that says so, and
+    oneDNN (CPU matrix kernels) "could not create a primitive" when its workspace cannot be allocated."""
+    message = str(error)
+    return (isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in message
+            or "could not create a primitive" in message)
 
 
 def train(documents: list[Document], model_config: ModelConfig | None = None, config: TrainConfig | None = None,

@@ -177,6 +177,7 @@ def test_a_diverging_run_is_reported_and_keeps_the_last_good_checkpoint(document
     torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
     RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried to "
                  "allocate 40000000000000 bytes. Error code 12 (Cannot allocate memory)"),
+    RuntimeError("could not create a primitive"),  # oneDNN, seen when the worker's address space was capped
     MemoryError(),
 ])
 def test_running_out_of_memory_is_reported_and_keeps_the_last_good_checkpoint(documents, tmp_path, monkeypatch, error):
