@@ -247,23 +247,25 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
     t0 = time.perf_counter() - spent  # a resumed run's time budget counts the time it had already trained
     last_save = (step, time.perf_counter())
 
-    def fraction_done() -> float:
+    def time_used() -> float:
+        return (time.perf_counter() - t0) / config.time_budget if config.time_budget else 0.0
+
+    def fraction_done(by_time: float | None = None) -> float:
         by_steps = step / total_steps if total_steps else 0.0
-        by_time = (time.perf_counter() - t0) / config.time_budget if config.time_budget else 0.0
-        return min(1.0, max(by_steps, by_time))
+        return min(1.0, max(by_steps, time_used() if by_time is None else by_time))
 
     def before_step() -> tuple[str | None, float]:
         """Why to stop now, if at all, and how far training is (for the learning rate). On several
         ranks all must agree, or their steps would no longer meet: any rank's Stop counts, and the
         time is the ranks' mean (one small collective)."""
-        by_time = (time.perf_counter() - t0) / config.time_budget if config.time_budget else 0.0
+        by_time = time_used()
         stopped, time_up = float(stop.is_set()), float(by_time >= 1.0)
         if world.distributed:
             stopped, time_up, by_time = distributed.all_sum([stopped, time_up, by_time], world, device)
             by_time /= world.size
         reason = ("stopped" if stopped else "max_steps" if config.max_steps and step >= config.max_steps
                   else "epochs" if config.epochs and step >= limits[0] else "time_budget" if time_up else None)
-        return reason, min(1.0, max(step / total_steps if total_steps else 0.0, by_time))
+        return reason, fraction_done(by_time)
 
     def evaluation(final: bool) -> Iterator[Eval | Sample]:
         metrics = evaluate(model, tokenizer, held_out_docs, config.seed, config.tasks,  # at BERT's 15%, not

@@ -26,9 +26,10 @@ TRAIN = dict(corpus=animal_corpus(12), tasks=["MLM", "NSP"], vocab_size=256, hid
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
 
 
-def rss_kb(pid: int) -> int:
+def status_kb(pid: int, field: str = "VmRSS") -> int:
+    """A process's memory figure from /proc (VmRSS: resident; VmSize: address space)."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+    return int(next(line for line in status.splitlines() if line.startswith(f"{field}:")).split()[1])
 
 
 def children(pid: int) -> set[str]:
@@ -72,7 +73,7 @@ def test_twenty_trainings_and_a_thousand_predictions_leave_nothing_behind(server
         workers = children(process.pid)
         time.sleep(TTL + 1)
         fill_mask(http, url, "baseline")  # a request, so that idle sessions are swept
-        before = rss_kb(process.pid)
+        before = status_kb(process.pid)
 
         for cycle in range(20):
             status = train_and_stop(url)
@@ -82,7 +83,7 @@ def test_twenty_trainings_and_a_thousand_predictions_leave_nothing_behind(server
 
         time.sleep(TTL + 1)
         fill_mask(http, url, "last")  # sweeps every session idle for longer than the TTL
-        after = rss_kb(process.pid)
+        after = status_kb(process.pid)
     assert after <= 1.10 * before, f"server RSS grew from {before:,} KB to {after:,} KB"
     left = sorted(p.name for p in runs.iterdir())
     assert len(left) <= 1, f"session directories left behind: {left}"  # only the last request's own session
@@ -121,8 +122,7 @@ def test_a_training_that_runs_out_of_memory_is_reported_and_the_app_goes_on(serv
     (worker,) = children(process.pid)
     pid = int(worker)
     soft, hard = resource.prlimit(pid, resource.RLIMIT_AS)
-    held = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                    if line.startswith("VmSize:")).split()[1]) * 1024
+    held = status_kb(pid, "VmSize") * 1024
     resource.prlimit(pid, resource.RLIMIT_AS, (held + 300_000_000, hard))
     large = dict(TRAIN, hidden_size=512, num_heads=8, num_layers=4, intermediate_size=2048, max_seq_len=128,
                  batch_size=1024, time_budget=20)
