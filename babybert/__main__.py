@@ -100,7 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="pretrain a BERT (MLM + NSP) on a text corpus",
                        description="Pretrain a BERT from scratch on a corpus: one sentence per line, a blank line between documents.")
-    t.add_argument("--corpus", required=True, type=Path, help="UTF-8 text file")
+    t.add_argument("--corpus", required=True, type=Path,
+                   help="UTF-8 text file of any size: read as a stream and tokenized once into a token store")
+    t.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="where token stores and trained tokenizers are kept to be reused "
+                        "(default $BABYBERT_CACHE or ~/.cache/babybert)")
     t.add_argument("--out", type=Path, help="checkpoint directory to write (required, except with --resume: its folder)")
     M, C = ModelConfig(), TrainConfig()  # the defaults live in the dataclasses: train(), CLI and app share them
     limits = t.add_argument_group("when to stop (the first limit reached wins)")
@@ -192,10 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     hub_options(d, write=True)
 
     b = sub.add_parser("bench", help="speed targets: BabyBERT vs the transformers recipe; the app's live training vs the CLI")
-    b.add_argument("--only", choices=["throughput", "app", "quality", "load", "scaling"],
+    b.add_argument("--only", choices=["throughput", "app", "quality", "load", "scaling", "corpus"],
                    help="run one part: throughput (vs transformers, ~1 min), app (live streaming vs the CLI, ~3 min), "
                         "load (fill-mask latency while two others train, ~1 min), "
                         "scaling (tokens/s on 1 and 2 processes with torchrun, ~2 min), "
+                        "corpus (a 1 MB and a 50 MB corpus made of copies of --corpus: time to ready, memory, "
+                        "training speed, ~2 min), "
                         "or quality (held-out accuracy after the same training time as the transformers recipe, "
                         "2 x the budgets; only when asked for)")
     b.add_argument("--quick", action="store_true",
@@ -206,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=positive_int, default=30, help="throughput: timed steps per round (default 30)")
     b.add_argument("--rounds", type=positive_int, default=3, help="throughput: alternating rounds (default 3)")
     b.add_argument("--app-budget", type=positive_float, default=20,
-                   help="app, load and scaling: seconds of training per round (default 20)")
+                   help="app, load, scaling and corpus: seconds of training per round (default 20)")
     b.add_argument("--app-rounds", type=positive_int, default=2, help="app: alternating rounds (default 2)")
     b.add_argument("--corpus", type=Path, help="corpus (default: examples/world_facts.txt)")
     b.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -214,6 +220,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ----------------------------------------------------------------------------- commands
+
+class PrepareBars:
+    """The progress of reading and tokenizing a corpus file: a bar per stage on a terminal (shown
+    once a stage takes over a second), else a line every 10 s and one when a slow stage is done."""
+
+    UNITS = {"reading": ("B", True), "tokenizing": ("sentence", False)}
+
+    def __init__(self, file, every: float = 10.0):
+        self.file, self.every, self.stage, self.bar = file, every, None, None
+        self.t0 = self.last = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage, self.t0 = stage, time.monotonic()
+            self.last = self.t0
+            unit, scale = self.UNITS.get(stage, ("", False))
+            if self.file.isatty():
+                self.bar = tqdm(total=total, desc=stage, unit=unit, unit_scale=scale, dynamic_ncols=True, file=self.file,
+                                mininterval=0.5, delay=1.0, bar_format=None if unit else "{desc}…")
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+        elif time.monotonic() - self.last >= self.every and total:
+            self.last = time.monotonic()
+            print(f"{stage}: {done / total:.0%}", file=self.file, flush=True)
+
+    def close(self, finished: bool = True) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif finished and self.stage is not None and time.monotonic() - self.t0 >= 1.0:
+            print(f"{self.stage}: done in {time.monotonic() - self.t0:.1f} s", file=self.file, flush=True)
+        self.bar, self.stage = None, None
+
 
 class PlainProgress:
     """A progress bar's stand-in when stderr is a file or a pipe: one plain line every `every` seconds,
@@ -286,13 +327,11 @@ def cmd_train(args) -> int:
 def run_training(args, world) -> int:
     from tqdm.auto import tqdm
 
-    from .data import read_corpus
     from .predict import parse_probes
     from .train import Done, Eval, Probes, Progress, Sample, Start, train
 
     if world.distributed and world.main:
         print(f"distributed: {world.size} processes, backend {world.backend}", file=sys.stderr, flush=True)
-    docs = read_corpus(args.corpus)
     probes = parse_probes("\n".join(args.probe))
     model_config, config = train_configs(args)
     out = args.out or args.resume
@@ -310,11 +349,14 @@ def run_training(args, world) -> int:
 
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     bar = None
+    preparing = PrepareBars(sys.stderr)
     try:
-        for event in train(docs, model_config, config, out_dir=out, init=args.init, stop=stop,
-                           corpus_name=args.corpus.name, command=command, probes=probes, resume=args.resume):
+        for event in train(args.corpus, model_config, config, out_dir=out, init=args.init, stop=stop,
+                           corpus_name=args.corpus.name, command=command, probes=probes, resume=args.resume,
+                           cache_dir=args.cache_dir, progress=None if args.json else preparing):
             if not world.main:  # rank 0 speaks for the run
                 continue
+            preparing.close()
             if args.json:
                 print(json.dumps(event_to_json(event)), flush=True)
             elif isinstance(event, Start):
@@ -337,6 +379,7 @@ def run_training(args, world) -> int:
                 print(describe_done(event, out), file=sys.stderr)
     finally:
         signal.signal(signal.SIGINT, previous)
+        preparing.close(finished=False)
         if bar is not None:
             bar.close()
     return 0
@@ -374,14 +417,13 @@ def cmd_nsp(args) -> int:
 
 def cmd_eval(args) -> int:
     from .checkpoint import load_checkpoint
-    from .data import read_corpus, split_corpus
     from .evaluate import evaluate
+    from .store import read_documents
 
     ckpt = load_checkpoint(args.checkpoint)
-    docs = read_corpus(args.corpus)
     train_config = ckpt.info.get("train_config") or {}
-    if args.split == "held-out":
-        docs = split_corpus(docs, train_config.get("holdout", 0.1))[1]
+    holdout = train_config.get("holdout", 0.1) if args.split == "held-out" else None
+    docs = read_documents(args.corpus, holdout, args.max_sentences)  # as a stream: the corpus may be large
     if not docs:
         raise ValueError(f"{args.corpus} has no sentences to evaluate on")
     tasks = tuple(train_config.get("tasks", ("mlm", "nsp")))
@@ -434,6 +476,12 @@ def cmd_bench(args) -> int:
         reports["scaling"] = report = run_scaling_bench(args.corpus, budget=args.app_budget)
         if not args.json:
             print(print_scaling_report(report))
+    if args.only == "corpus":
+        from .bench_corpus import print_corpus_report, run_corpus_bench
+        reports["corpus"] = report = run_corpus_bench(args.corpus, budget=args.app_budget,
+                                                      log=lambda line: print(line, file=sys.stderr, flush=True))
+        if not args.json:
+            print(print_corpus_report(report))
     if args.json:
         print(json.dumps(reports, indent=2))
     return 0
@@ -496,6 +544,7 @@ def describe_start(event) -> str:
     return (f"corpus: {tr.documents + ho.documents} documents, {tr.sentences + ho.sentences} sentences "
             f"({tr.documents} documents / {tr.tokens:,} tokens to train on, {ho.documents} held out)\n"
             f"model: {event.num_parameters:,} parameters, vocabulary {event.vocab_size:,}, device {event.device}"
+            + (f"\ntoken store: {event.token_store}" if event.token_store else "")
             + (f"\nresuming after step {event.step:,}" if event.step else ""))
 
 

@@ -19,7 +19,6 @@ from .tokenizer import SPECIAL_TOKENS  # what training inserts, never what it re
 Document = list[str]
 MAX_LINE_CHARS = 10_000  # one sentence per line; a longer line is a file without line breaks
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # C0 controls but tab and line breaks
-_LONG_LINE = re.compile(r"[^\n\r]{%d}" % (MAX_LINE_CHARS + 1))
 
 
 # ----------------------------------------------------------------------------- reading & splitting
@@ -51,23 +50,34 @@ def check_text(text: str, name: str = "the corpus") -> None:
     ...
     ValueError: line 1 of the corpus contains [MASK], a special token that training inserts itself; remove it or write it without the brackets (mask)
     """
+    check_block(text, name)
+    if text.strip() and not has_words(text):
+        raise ValueError(f"{name} has no letters or digits, only punctuation or symbols: BabyBERT learns from words")
+
+
+def check_block(text: str, name: str = "the corpus", first_line: int = 1) -> None:
+    """The checks of `check_text` that need only these lines (a block of a file read as a stream
+    starts at line `first_line`)."""
     def line_of(pos: int) -> int:
-        return text.count("\n", 0, pos) + 1
+        return first_line + text.count("\n", 0, pos)
 
     if m := _CONTROL.search(text):
         raise ValueError(f"line {line_of(m.start())} of {name} contains the control character U+{ord(m.group()):04X}: "
                          "is it a binary file? Remove such characters and try again")
-    if m := _LONG_LINE.search(text):  # the match starts at the start of its line: no line break before it
-        end = m.end() + len(re.match(r"[^\n\r]*", text[m.end():]).group())
-        raise ValueError(f"line {line_of(m.start())} of {name} is {end - m.start():,} characters long: write one "
+    lines = text.splitlines()
+    if max(map(len, lines), default=0) > MAX_LINE_CHARS:
+        i, line = next((i, line) for i, line in enumerate(lines) if len(line) > MAX_LINE_CHARS)
+        raise ValueError(f"line {first_line + i} of {name} is {len(line):,} characters long: write one "
                          f"sentence per line (at most {MAX_LINE_CHARS:,} characters)")
     for token in SPECIAL_TOKENS:
         if (i := text.find(token)) >= 0:
             raise ValueError(f"line {line_of(i)} of {name} contains {token}, a special token that training inserts "
                              f"itself; remove it or write it without the brackets ({token[1:-1].lower()})")  # no <...>: the
             # app's error toast would take it for an HTML tag
-    if text.strip() and not any(c.isalnum() for c in text):
-        raise ValueError(f"{name} has no letters or digits, only punctuation or symbols: BabyBERT learns from words")
+
+
+def has_words(text: str) -> bool:
+    return any(c.isalnum() for c in text)
 
 
 def read_corpus(path: str | Path) -> list[Document]:
@@ -105,6 +115,19 @@ def split_corpus(docs: list[Document], holdout: float = 0.1) -> tuple[list[Docum
     return [doc[:-k]], [doc[-k:]]
 
 
+def take_sentences(docs: list[Document], limit: int | None) -> list[Document]:
+    """The first `limit` sentences, documents kept whole except the last one taken."""
+    if limit is None:
+        return docs
+    out, left = [], limit
+    for d in docs:
+        if left <= 0:
+            break
+        out.append(d[:left])
+        left -= len(out[-1])
+    return out
+
+
 @dataclass
 class CorpusStats:
     documents: int
@@ -138,9 +161,9 @@ class EncodedCorpus:
     """Every sentence tokenized once: all pieces back to back in one int32 tensor (4 bytes a piece,
     no padding), with where each sentence starts, how long it is, and its document."""
     ids: torch.Tensor  # (N,) int32 piece ids of every sentence, one after another
-    starts: torch.Tensor  # (S,) offset of each sentence in ids
-    lengths: torch.Tensor  # (S,) pieces per sentence
-    doc: torch.Tensor  # (S,) document index of each sentence (sentences of a document are contiguous)
+    starts: torch.Tensor  # (S,) int64 offset of each sentence in ids
+    lengths: torch.Tensor  # (S,) int32 pieces per sentence
+    doc: torch.Tensor  # (S,) int32 document index of each sentence (sentences of a document are contiguous)
 
     def __len__(self) -> int:
         return self.lengths.size(0)
@@ -152,13 +175,14 @@ class EncodedCorpus:
 ENCODE_CHUNK = 20_000  # sentences tokenized per call: bounds the Python lists to one chunk's
 
 
-def encode_chunk(sentences: list[str], tokenizer, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ids, lengths, sentence of each row) for a chunk of sentences. A sentence longer than
+def encode_chunk(sentences: list[str], tokenizer, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(ids, lengths, sentence of each row, pieces) for a chunk of sentences. A sentence longer than
     `max_len - 2` pieces becomes consecutive rows that stay in its document, so nothing is dropped;
-    an empty one (only characters the tokenizer drops) becomes [UNK]."""
+    an empty one (only characters the tokenizer drops) becomes [UNK], which `pieces` does not count."""
     width = max_len - 2
     encoded = piece_ids(tokenizer, sentences)
     sizes = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+    pieces = int(sizes.sum())
     ids = np.fromiter(itertools.chain.from_iterable(e or [tokenizer.unk_token_id] for e in encoded), dtype=np.int32,
                       count=int(np.maximum(sizes, 1).sum()))
     sizes = np.maximum(sizes, 1)
@@ -167,29 +191,31 @@ def encode_chunk(sentences: list[str], tokenizer, max_len: int) -> tuple[np.ndar
     first_row = np.cumsum(rows_per) - rows_per
     k = np.arange(len(owner)) - first_row[owner]  # the row's place within its sentence
     lengths = np.minimum(width, sizes[owner] - k * width)
-    return ids, lengths, owner
+    return ids, lengths, owner, pieces
 
 
 def encode_corpus(docs: list[Document], tokenizer, max_len: int) -> EncodedCorpus:
-    """Tokenize all sentences, in chunks, into one flat EncodedCorpus."""
+    """Tokenize all sentences, in chunks, into one flat EncodedCorpus (store.py does the same
+    for a corpus file, onto disk)."""
     sentences = [s for d in docs for s in d]
     doc_of = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
     ids, lengths, docs_of_rows = [], [], []
     for start in range(0, len(sentences), ENCODE_CHUNK):
-        chunk_ids, chunk_lengths, owner = encode_chunk(sentences[start:start + ENCODE_CHUNK], tokenizer, max_len)
+        chunk_ids, chunk_lengths, owner, _ = encode_chunk(sentences[start:start + ENCODE_CHUNK], tokenizer, max_len)
         ids.append(chunk_ids)
         lengths.append(chunk_lengths)
         docs_of_rows.append(doc_of[start + owner])
     return from_arrays(np.concatenate(ids) if ids else np.zeros(0, np.int32),
-                       np.concatenate(lengths) if lengths else np.zeros(0, np.int64),
-                       np.concatenate(docs_of_rows) if docs_of_rows else np.zeros(0, np.int64))
+                       np.concatenate(lengths) if lengths else np.zeros(0, np.int32),
+                       np.concatenate(docs_of_rows) if docs_of_rows else np.zeros(0, np.int32))
 
 
 def from_arrays(ids: np.ndarray, lengths: np.ndarray, doc: np.ndarray) -> EncodedCorpus:
-    lengths = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64))
-    starts = torch.cumsum(lengths, 0) - lengths
+    """An EncodedCorpus over int32 arrays; memory-mapped ones stay mapped (no copy is made)."""
+    lengths = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int32))
+    starts = torch.cumsum(lengths, 0, dtype=torch.int64) - lengths
     return EncodedCorpus(torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int32)), starts, lengths,
-                         torch.from_numpy(np.ascontiguousarray(doc, dtype=np.int64)))
+                         torch.from_numpy(np.ascontiguousarray(doc, dtype=np.int32)))
 
 
 # ----------------------------------------------------------------------------- next-sentence pairs

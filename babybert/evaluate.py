@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import (Document, EncodedCorpus, SpecialIds, build_inputs, draw_pairs, encode_corpus, mask_tokens,
-                   pick_random)
+                   pick_random, take_sentences)
 
 
 @dataclass
@@ -29,19 +29,6 @@ class Metrics:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _take_sentences(docs: list[Document], limit: int | None) -> list[Document]:
-    """The first `limit` sentences, documents kept whole except the last one taken."""
-    if limit is None:
-        return docs
-    out, left = [], limit
-    for d in docs:
-        if left <= 0:
-            break
-        out.append(d[:left])
-        left -= len(out[-1])
-    return out
 
 
 EVAL_MASK_PROB = 0.15  # BERT's rate, whatever rate a model trained with, so held-out numbers compare
@@ -62,7 +49,7 @@ def evaluate(model, tokenizer, documents: list[Document], seed: int = 0, tasks=(
     model.eval()
     device = next(model.parameters()).device
     ids = SpecialIds.from_tokenizer(tokenizer)
-    corpus = encode_corpus(_take_sentences(documents, max_sentences), tokenizer, model.config.max_position_embeddings)
+    corpus = encode_corpus(take_sentences(documents, max_sentences), tokenizer, model.config.max_position_embeddings)
     metrics = Metrics()
     if "mlm" in tasks:
         _score_mlm(model, tokenizer, corpus, ids, mask_prob, batch_size, seed, device, metrics)

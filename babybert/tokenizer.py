@@ -32,7 +32,9 @@ def train_tokenizer(sentences: Iterable[str], vocab_size: int = 4096, lowercase:
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     # every non-space character of the normalized text ends up in some word (the pre-tokenizer
     # only splits at spaces and around punctuation), so count them in one pass
-    chars = Counter(normalizer.normalize_str("\n".join(sentences)))
+    chars = Counter()
+    for start in range(0, len(sentences), 1000):  # in parts: normalizing holds ~40 bytes a character
+        chars.update(normalizer.normalize_str("\n".join(sentences[start:start + 1000])))
     for c in [c for c in chars if c.isspace()]:
         del chars[c]
     limit = max(16, min(1000, vocab_size // 4))

@@ -28,8 +28,8 @@ from . import __version__
 from .card import widget_text
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import ModelConfig, TrainConfig
-from .data import (CorpusStats, Document, SpecialIds, batches_per_epoch, corpus_stats, encode_corpus, make_batch,
-                   plan_epoch, split_corpus)
+from .data import (CorpusStats, Document, EncodedCorpus, SpecialIds, batches_per_epoch, corpus_stats, encode_corpus,
+                   make_batch, plan_epoch, split_corpus, take_sentences)
 from .evaluate import Metrics, evaluate
 from .model import BabyBert
 from .plots import thin
@@ -37,6 +37,8 @@ from . import distributed
 from .predict import MaskedExample, masked_example, run_probes
 from .resume import FORMAT as STATE_FORMAT
 from .resume import Position, corpus_fingerprint, load_training_state
+from .store import Progress as PrepareProgress
+from .store import prepare
 from .tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Start:
     model: BabyBert = field(repr=False)  # the model being trained (changes in place as training goes)
     tokenizer: object = field(repr=False)
     step: int = 0  # the step training starts after: 0, or where a resumed run was saved
+    token_store: str | None = None  # where a corpus file's pieces are memory-mapped from (store.py)
 
 
 @dataclass
@@ -155,17 +158,52 @@ def out_of_memory(error: BaseException) -> bool:
             or "could not create a primitive" in message)
 
 
-def train(documents: list[Document], model_config: ModelConfig | None = None, config: TrainConfig | None = None,
+@dataclass
+class Data:
+    """A corpus made ready to train on: the tokenizer, the training split encoded, the held-out
+    sentences that evaluation scores, and the numbers that describe both splits."""
+    tokenizer: object
+    train: EncodedCorpus
+    held_out: list[Document]  # the first eval_sentences held-out sentences, as text
+    train_stats: CorpusStats
+    held_out_stats: CorpusStats
+    fingerprint: str  # the training split's hash: a run resumes only on the corpus it started with
+    token_store: Path | None = None
+
+
+def prepare_data(documents: list[Document] | str | Path, tokenizer, max_len: int, config: TrainConfig,
+                 world: distributed.World = distributed.World(), cache_dir: str | Path | None = None,
+                 progress: PrepareProgress | None = None) -> Data:
+    """Split, tokenize (training a WordPiece when no `tokenizer` is given) and encode. Documents in
+    memory are encoded in memory; a corpus file goes through the on-disk token store (store.py),
+    as a stream, built by the first rank of each node and reused by every later run."""
+    if isinstance(documents, (str, Path)):
+        tokenizer, store = prepare(documents, max_len, config.holdout, tokenizer, config.vocab_size, config.lowercase,
+                                   cache_dir, build_here=world.local_rank == 0, progress=progress)
+        return Data(tokenizer, store.train, store.held_out(config.eval_sentences), CorpusStats(**store.meta["train"]),
+                    CorpusStats(**store.meta["held_out"]), store.meta["fingerprint"], store.path)
+    train_docs, held_out_docs = split_corpus(documents, config.holdout)
+    if tokenizer is None:
+        tokenizer = train_tokenizer((s for d in train_docs for s in d), config.vocab_size, config.lowercase, max_len)
+    return Data(tokenizer, encode_corpus(train_docs, tokenizer, max_len), take_sentences(held_out_docs, config.eval_sentences),
+                corpus_stats(train_docs, tokenizer), corpus_stats(held_out_docs, tokenizer), corpus_fingerprint(train_docs))
+
+
+def train(documents: list[Document] | str | Path, model_config: ModelConfig | None = None, config: TrainConfig | None = None,
           out_dir: str | Path | None = None, init: str | Path | Checkpoint | None = None,
           stop: threading.Event | None = None, corpus_name: str = "corpus", command: str | None = None,
-          probes: list[tuple[str, str | None]] = (), resume: str | Path | None = None) -> Iterator[Event]:
-    """Pretrain a BERT on `documents` (lists of sentences), yielding events as it goes.
+          probes: list[tuple[str, str | None]] = (), resume: str | Path | None = None,
+          cache_dir: str | Path | None = None, progress: PrepareProgress | None = None) -> Iterator[Event]:
+    """Pretrain a BERT on `documents` (lists of sentences, or a corpus file of any size), yielding
+    events as it goes.
 
     With `init` (a checkpoint path or a loaded Checkpoint) training continues from that model and
     its tokenizer, and `model_config` is ignored. With `out_dir` the result is saved there.
     `probes` (see predict.parse_probes) are answered at every evaluation, to watch them learned.
     With `resume` (a checkpoint saved with `save_every`), the run goes on exactly where it was
     saved: its model, optimizer, random generators and place in the data; `config` defaults to its own.
+    A corpus file is read as a stream into a token store in `cache_dir` (see store.py), reporting
+    to `progress(what, done, total)` as it goes; documents in memory are encoded in memory.
     """
     state = load_training_state(resume) if resume is not None else None
     if state is not None:
@@ -189,19 +227,19 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
     mask_generator = torch.Generator().manual_seed(config.seed + 3 + 7919 * world.rank)  # each rank masks its rows
     sample_generator = torch.Generator().manual_seed(config.seed + 2)
 
-    train_docs, held_out_docs = split_corpus(documents, config.holdout)
-    fingerprint = corpus_fingerprint(train_docs)
-    if state is not None and state["corpus"] != fingerprint:
-        raise ValueError(f"this corpus is not the one the run in {resume} was trained on; resume it with the same "
-                         "corpus, or start a new run from its weights with --init")
     if init is not None:
         ckpt = init if isinstance(init, Checkpoint) else load_checkpoint(init)
         model, tokenizer = ckpt.model, ckpt.tokenizer
         model_config = model.config
     else:
-        model_config.vocab_size = config.vocab_size
-        tokenizer = train_tokenizer((s for d in train_docs for s in d), config.vocab_size, config.lowercase,
-                                    model_config.max_position_embeddings)
+        model, tokenizer = None, None
+    max_len = model_config.max_position_embeddings
+    data = prepare_data(documents, tokenizer, max_len, config, world, cache_dir, progress if world.main else None)
+    if state is not None and state["corpus"] != data.fingerprint:
+        raise ValueError(f"this corpus is not the one the run in {resume} was trained on; resume it with the same "
+                         "corpus, or start a new run from its weights with --init")
+    tokenizer, corpus, held_out_docs = data.tokenizer, data.train, data.held_out
+    if model is None:
         model_config.vocab_size = len(tokenizer)
         model = BabyBert(model_config)
     if world.distributed:  # every rank trained the same deterministic tokenizer; check, rather than trust
@@ -214,17 +252,15 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
         both = set(config.tasks) == {"mlm", "nsp"}  # one task leaves the other's head without gradients
         trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                                           find_unused_parameters=not both)
-    max_len = model_config.max_position_embeddings
-    corpus = encode_corpus(train_docs, tokenizer, max_len)
     ids = SpecialIds.from_tokenizer(tokenizer)
     optimizer = make_optimizer(model, config, device)
 
     steps_per_epoch = batches_per_epoch(corpus, config.tasks, config.batch_size)
     limits = [int(config.epochs * steps_per_epoch + 0.5) if config.epochs else None, config.max_steps]
     total_steps = min((s for s in limits if s), default=None)
-    train_stats, held_out_stats = corpus_stats(train_docs, tokenizer), corpus_stats(held_out_docs, tokenizer)
+    train_stats, held_out_stats = data.train_stats, data.held_out_stats
     yield Start(train_stats, held_out_stats, model.num_parameters(), len(tokenizer), total_steps, str(device), model,
-                tokenizer, state["step"] if state is not None else 0)
+                tokenizer, state["step"] if state is not None else 0, data.token_store and str(data.token_store))
 
     history, eval_history = [], []
     step, tokens, train_time, reason, spent = 0, 0, 0.0, None, 0.0
@@ -312,7 +348,7 @@ def train(documents: list[Document], model_config: ModelConfig | None = None, co
                  "elapsed": time.perf_counter() - t0, "epoch": position.epoch, "batch": position.batch,
                  "world_size": world.size, "plan_generator": position.plan_state, "mask_generators": masks,
                  "sample_generator": sample_generator.get_state(), "torch_rng": torch.get_rng_state(),
-                 "optimizer": optimizer.state_dict(), "train_config": config.to_dict(), "corpus": fingerprint,
+                 "optimizer": optimizer.state_dict(), "train_config": config.to_dict(), "corpus": data.fingerprint,
                  "history": history, "eval_history": eval_history}
         if device.type == "cuda":
             saved["cuda_rng"] = torch.cuda.get_rng_state(device)

@@ -15,6 +15,7 @@ import pytest
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="babybert-tests-hf-")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["BABYBERT_HUB_TIMEOUT"] = "3"
+os.environ["BABYBERT_CACHE"] = tempfile.mkdtemp(prefix="babybert-tests-cache-")  # token stores (store.py)
 for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
     os.environ.pop(_var, None)
 

@@ -187,7 +187,8 @@ def test_running_out_of_memory_is_one_line_of_advice(tmp_path, corpus_file):
 
 def test_train_writes_only_into_out(tmp_path, corpus_file):
     """Twice into the same --out (the second replaces the first): nothing is written in the working
-    folder, home or /tmp, and no temporary folder is left beside --out."""
+    folder, home or /tmp but the checkpoint and BabyBERT's cache (one tokenizer and one token store,
+    reused by the second run), and no temporary folder is left beside --out or in the cache."""
     import os
     from pathlib import Path
 
@@ -195,15 +196,21 @@ def test_train_writes_only_into_out(tmp_path, corpus_file):
         (tmp_path / folder).mkdir()
     env = {**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp"),
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env.pop("BABYBERT_CACHE")  # the default place: ~/.cache/babybert
     out = tmp_path / "outputs" / "model"
     for _ in range(2):
         proc = subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(corpus_file), "--out", str(out),
                                "--max-steps", "5", *TINY], capture_output=True, text=True, env=env, cwd=tmp_path / "cwd")
         assert proc.returncode == 0, proc.stderr
+    cache = tmp_path / "home" / ".cache" / "babybert"
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()
-                     and not p.is_relative_to(tmp_path / "home" / ".cache" / "matplotlib"))
+                     and not p.is_relative_to(tmp_path / "home" / ".cache" / "matplotlib") and not p.is_relative_to(cache))
     assert written == sorted(f"outputs/model/{p.name}" for p in out.iterdir())
     assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in out.iterdir()}
+    (store,), (tokenizer,) = (cache / "tokens").iterdir(), (cache / "tokenizers").iterdir()
+    assert sorted(p.name for p in store.iterdir()) == ["docs.int32", "held_out.txt", "ids.int32", "lengths.int32",
+                                                        "meta.json"]
+    assert (tokenizer / "tokenizer.json").is_file() and f"token store: {store}" in proc.stderr
 
 
 def test_ctrl_c_then_resume_equals_a_run_never_stopped(tmp_path, corpus_file):
