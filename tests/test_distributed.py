@@ -66,13 +66,16 @@ def test_two_processes_learn_what_one_learns_from_the_same_samples(tmp_path):
     see the same samples at every step."""
     corpus = tmp_path / "animals.txt"
     corpus.write_text(animal_corpus())
-    common = ["-m", "babybert", "train", "--corpus", str(corpus), "--max-steps", "300", "--eval-every", "0", *TINY]
+    common = ["-m", "babybert", "train", "--corpus", str(corpus), "--max-steps", "300", "--eval-every", "0",
+              "--cache-dir", str(tmp_path / "cache"), *TINY]
     two = torchrun(*common, "--out", str(tmp_path / "two"))
     assert two.returncode == 0, two.stderr[-3000:]
     assert two.stderr.splitlines()[0] == "distributed: 2 processes, backend gloo"  # the run's first line
     one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one")], capture_output=True, text=True,
                          env=ENV, cwd=ROOT)
     assert one.returncode == 0, one.stderr[-3000:]
+    # rank 0 built the token store, rank 1 waited for it, the 1-process run found it again
+    assert [len(list((tmp_path / "cache" / kind).iterdir())) for kind in ("tokenizers", "tokens")] == [1, 1]
     docs = parse_corpus(animal_corpus())
     loss_one, loss_two = held_out_loss(tmp_path / "one", docs), held_out_loss(tmp_path / "two", docs)
     assert abs(loss_two - loss_one) <= 0.1 * loss_one, (loss_one, loss_two)  # training seeds differ by ~0.15
