@@ -135,13 +135,26 @@ def make_optimizer(model: BabyBert, config: TrainConfig, device: torch.device) -
         return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
 
 
-def pretraining_loss(model: BabyBert, batch, tasks) -> tuple[torch.Tensor, float | None, float | None]:
+def pretraining_loss(model: BabyBert, batch, tasks) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """(total, MLM, NSP) losses, left on the device: reading one back is a host sync."""
     out = model(batch.input_ids, batch.token_type_ids, batch.attention_mask,
                 mlm_mask=batch.mlm_mask if "mlm" in tasks else torch.zeros_like(batch.special_mask))
     mlm = F.cross_entropy(out.mlm_logits, batch.mlm_labels) if "mlm" in tasks else None
     nsp = F.cross_entropy(out.nsp_logits, batch.nsp_labels) if "nsp" in tasks else None
     loss = sum(x for x in (mlm, nsp) if x is not None)
-    return loss, None if mlm is None else mlm.item(), None if nsp is None else nsp.item()
+    return loss, mlm, nsp
+
+
+LOSS_READ_EVERY_CUDA = 16  # steps between reading losses back from a GPU (on CPU: every step)
+
+
+def loss_read_interval(device: torch.device) -> int:
+    return LOSS_READ_EVERY_CUDA if device.type == "cuda" else 1
+
+
+def read_back(values: torch.Tensor) -> list:
+    """The one place training copies numbers from the device to the host (and so waits for it)."""
+    return values.tolist()
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -366,6 +379,45 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     keep_state = bool(config.save_every or config.save_every_seconds)  # save what --resume needs
+    # a GPU runs ahead of Python until a number is read back: losses are read every few steps, in one go
+    read_every = loss_read_interval(device)
+    pending: list[dict] = []  # the steps whose losses are not yet logged, oldest first
+
+    def read_losses() -> None:
+        """Read the pending steps' losses (all ranks' means) and tokens; refuse a loss that is not finite."""
+        unread = [p for p in pending if "values" not in p]
+        if not unread:
+            return
+        numbers = read_back(torch.stack([p["losses"] for p in unread]))
+        counts = [p["tokens"] for p in unread]
+        if world.distributed:  # the whole batch's numbers: the ranks' mean losses, their tokens together
+            summed = distributed.all_sum([x for row in numbers for x in row] + counts, world, device)
+            numbers = [[x / world.size for x in summed[3 * i:3 * i + 3]] for i in range(len(unread))]
+            counts = [int(x) for x in summed[3 * len(unread):]]
+        for p, (total, mlm, nsp), n in zip(unread, numbers, counts):
+            p["values"] = (total, mlm if "mlm" in config.tasks else None, nsp if "nsp" in config.tasks else None)
+            p["tokens"] = n
+            bad = [x for x in p["values"] if x is not None and not math.isfinite(x)]
+            if bad:  # on CPU before this step's update: the weights are still the last good ones
+                raise ValueError(f"training diverged: the loss became {bad[0]} at step {p['step']} (learning rate "
+                                 f"{p['lr']:.2g}); try a lower learning rate. Nothing was saved: an earlier checkpoint "
+                                 "in the output folder is unchanged")
+
+    def log_losses() -> Iterator[Progress]:
+        """A Progress event for every finished step whose losses were read."""
+        nonlocal tokens
+        while pending and "values" in pending[0] and "elapsed" in pending[0]:
+            p = pending.pop(0)
+            total, mlm, nsp = p["values"]
+            tokens += p["tokens"]
+            history.append({"step": p["step"], "loss": total, "mlm_loss": mlm, "nsp_loss": nsp, "lr": p["lr"]})
+            yield Progress(p["step"], p["step"] / steps_per_epoch, mlm, nsp, total, p["lr"],
+                           tokens / max(train_time, 1e-9), p["elapsed"], p["fraction"])
+
+    def log_all() -> Iterator[Progress]:
+        read_losses()
+        yield from log_losses()
+
     while reason is None:
         plan = plan_epoch(corpus, config.tasks, config.batch_size, plan_generator)
         while position.batch < len(plan.batches):
@@ -380,15 +432,16 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
             lr = get_lr(fraction, config.lr, config.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = make_batch(corpus, plan, rows, config.tasks, ids, max_len, config.mask_prob, mask_generator).to(device)
+            batch = make_batch(corpus, plan, rows, config.tasks, ids, max_len, config.mask_prob, mask_generator)
+            batch_tokens, batch = batch.num_tokens, batch.to(device)  # counted on the host: no sync
             try:
                 with autocast:
                     loss, mlm_loss, nsp_loss = pretraining_loss(trained, batch, config.tasks)
-                bad = [x for x in (mlm_loss, nsp_loss) if x is not None and not math.isfinite(x)]
-                if bad:  # before the step: the weights are still the last good ones, but the run cannot go on
-                    raise ValueError(f"training diverged: the loss became {bad[0]} at step {step + 1} (learning rate "
-                                     f"{lr:.2g}); try a lower learning rate. Nothing was saved: an earlier checkpoint "
-                                     "in the output folder is unchanged")
+                zero = torch.zeros((), device=loss.device)
+                pending.append({"step": step + 1, "lr": lr, "tokens": batch_tokens, "losses": torch.stack(
+                    [x.detach().float() if x is not None else zero for x in (loss, mlm_loss, nsp_loss)])})
+                if len(pending) >= read_every:
+                    read_losses()  # before the update, so a non-finite loss never reaches the weights on CPU
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
                 optimizer.step()
@@ -401,20 +454,15 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
                                  "Nothing was saved: an earlier checkpoint in the output folder is unchanged") from None
             step += 1
             position.batch += 1
-            loss_value, batch_tokens = loss.item(), batch.num_tokens
-            if world.distributed:  # the whole batch's numbers: the ranks' mean losses, their tokens together
-                summed = distributed.all_sum([loss_value, mlm_loss or 0.0, nsp_loss or 0.0, batch_tokens], world, device)
-                loss_value, batch_tokens = summed[0] / world.size, int(summed[3])
-                mlm_loss = None if mlm_loss is None else summed[1] / world.size
-                nsp_loss = None if nsp_loss is None else summed[2] / world.size
-            tokens += batch_tokens
             train_time += time.perf_counter() - t_step
-            history.append({"step": step, "loss": loss_value, "mlm_loss": mlm_loss, "nsp_loss": nsp_loss, "lr": lr})
-            yield Progress(step, step / steps_per_epoch, mlm_loss, nsp_loss, loss_value, lr,
-                           tokens / max(train_time, 1e-9), time.perf_counter() - t0, fraction_done())
-            if world.main and config.eval_every and step % config.eval_every == 0 and step != total_steps:
-                yield from evaluation(final=False)  # (the last step gets the final evaluation)
+            pending[-1].update(elapsed=time.perf_counter() - t0, fraction=fraction_done())
+            yield from log_losses()
+            if config.eval_every and step % config.eval_every == 0 and step != total_steps:
+                yield from log_all()  # every rank: on several, reading the losses is a collective
+                if world.main:
+                    yield from evaluation(final=False)  # (the last step gets the final evaluation)
             if keep_state and step != total_steps and save_due():  # (the last is saved below)
+                yield from log_all()
                 state_now = training_state()
                 if world.main:
                     last_eval = eval_history[-1] if eval_history else None
@@ -425,6 +473,7 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
         if reason is None:  # the epoch is done: the next one is planned from here
             position = Position(position.epoch + 1, 0, plan_generator.get_state())
 
+    yield from log_all()
     elapsed = time.perf_counter() - t0
     metrics = None
     if world.main:  # rank 0 alone evaluates and saves; the others wait for it at the end

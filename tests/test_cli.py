@@ -160,10 +160,13 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, corpus_file, cli_checkpoi
     assert re.search(message, err), err
 
 
-def test_help_for_every_command():
-    for command in ["train", "fill-mask", "nsp", "eval", "bench"]:
-        proc = subprocess.run([sys.executable, "-m", "babybert", command, "--help"], capture_output=True, text=True)
-        assert proc.returncode == 0 and "usage: babybert " + command in proc.stdout
+def test_help_for_every_command(capsys):
+    from babybert.__main__ import main
+
+    for command in ["train", "fill-mask", "nsp", "eval", "bench", "push", "pull", "deploy-space"]:
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--help"])
+        assert exited.value.code == 0 and "usage: babybert " + command in capsys.readouterr().out
 
 
 def test_running_out_of_memory_is_one_line_of_advice(tmp_path, corpus_file):

@@ -167,7 +167,7 @@ def test_a_diverging_run_is_reported_and_keeps_the_last_good_checkpoint(document
     """A NaN loss, injected at step 4, ends the run with a message; the model saved before is untouched."""
     out = tmp_path / "ckpt"
     saved = saved_after_three_steps(documents, out)
-    inject_at_step(monkeypatch, 4, lambda loss, mlm, nsp: (loss * float("nan"), float("nan"), nsp))
+    inject_at_step(monkeypatch, 4, lambda loss, mlm, nsp: (loss * float("nan"), mlm * float("nan"), nsp))
     with pytest.raises(ValueError, match="training diverged: the loss became nan at step 4 .*lower learning rate"):
         list(train(documents, TINY_MODEL, tiny_train_config(max_steps=10), out_dir=out))
     assert (out / "model.safetensors").read_bytes() == saved
@@ -201,3 +201,27 @@ def test_other_runtime_errors_are_not_called_out_of_memory(documents, tmp_path, 
     inject_at_step(monkeypatch, 1, fail)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         list(train(documents, TINY_MODEL, tiny_train_config(max_steps=3), out_dir=tmp_path / "ckpt"))
+
+
+def test_losses_read_back_every_few_steps_give_the_same_run(documents, monkeypatch):
+    """On a GPU the losses are read back every LOSS_READ_EVERY_CUDA steps, not every step (each read
+    waits for the GPU). Forced on CPU: the same events, the same weights, and one read per 5 steps."""
+    T = importlib.import_module("babybert.train")
+    config = tiny_train_config(max_steps=23, eval_every=10)
+    every_step = list(train(documents, TINY_MODEL, config))
+    reads = []
+    monkeypatch.setattr(T, "loss_read_interval", lambda device: 5)
+    monkeypatch.setattr(T, "read_back", lambda values: reads.append(len(values)) or values.tolist())
+    batched = list(train(documents, TINY_MODEL, config))
+
+    def described(events):
+        return [(type(e).__name__, getattr(e, "step", None), getattr(e, "loss", None), getattr(e, "mlm_loss", None),
+                 getattr(e, "lr", None)) for e in events]
+
+    assert described(batched) == described(every_step)
+    assert reads == [5, 5, 5, 5, 3]  # steps 1-5, 6-10 (then the evaluation at 10), ..., the last 3 at the end
+    a, b = every_step[-1].model.state_dict(), batched[-1].model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    inject_at_step(monkeypatch, 7, lambda loss, mlm, nsp: (loss * float("nan"), mlm * float("nan"), nsp))
+    with pytest.raises(ValueError, match="the loss became nan at step 7 "):
+        list(train(documents, TINY_MODEL, config))
