@@ -172,7 +172,7 @@ class EncodedCorpus:
         return self.ids[int(self.starts[i]):int(self.starts[i] + self.lengths[i])]
 
 
-ENCODE_CHUNK = 20_000  # sentences tokenized per call: bounds the Python lists to one chunk's
+ENCODE_CHUNK = 5_000  # sentences tokenized per call: bounds the Rust encodings held at once (~1.5 KB each)
 
 
 def encode_chunk(sentences: list[str], tokenizer, max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
