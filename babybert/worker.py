@@ -20,6 +20,7 @@ worker): load `Done.checkpoint` to use the result.
 from __future__ import annotations
 
 import logging
+import gc
 import os
 import queue
 import secrets
@@ -299,5 +300,9 @@ def serve(conn: Connection) -> None:
                 return
             if kind == "train":
                 _run(conn, job)
+                # a failed run's model, optimizer and activations hang on its exception's traceback,
+                # in reference cycles: free them now, not whenever the collector next runs (seen in CI:
+                # after an out-of-memory run, the next small one failed too)
+                gc.collect()
     except (EOFError, OSError):  # the server has gone
         return
