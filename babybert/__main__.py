@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"held-out sentences scored by each evaluation (default {C.eval_sentences})")
     opt.add_argument("--seed", type=int, default=C.seed, help=f"default {C.seed}; same corpus + settings + seed = same run")
     opt.add_argument("--init", type=Path, help="continue pretraining from this checkpoint (its tokenizer and shape are kept)")
+    opt.add_argument("--tokenizer", metavar="REPO_OR_DIR",
+                     help="train a new model from scratch with this published tokenizer (a Hub repository such as "
+                          "google-bert/bert-base-uncased, or a folder such as a checkpoint) instead of a WordPiece "
+                          "learned from the corpus; --vocab-size is then its own")
+    opt.add_argument("--endpoint", help="Hub endpoint for --tokenizer (default: $HF_ENDPOINT or huggingface.co)")
     opt.add_argument("--save-every", type=save_interval, metavar="STEPS|TIME",
                      help="save the checkpoint with its training state every so many steps (500) or so much training "
                           "time (90s, 10m, 1h), atomically, so that --resume can go on from it")
@@ -339,6 +344,10 @@ def run_training(args, world) -> int:
         raise ValueError("--out is required: the checkpoint directory to write")
     config.validate()
     model_config.validate()
+    tokenizer = None
+    if args.tokenizer and not args.resume:  # (a resumed run has its tokenizer in its checkpoint)
+        from .hub import get_tokenizer
+        tokenizer = get_tokenizer(args.tokenizer, endpoint=args.endpoint)
     stop = threading.Event()
     command = "python -m babybert " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -353,7 +362,7 @@ def run_training(args, world) -> int:
     try:
         for event in train(args.corpus, model_config, config, out_dir=out, init=args.init, stop=stop,
                            corpus_name=args.corpus.name, command=command, probes=probes, resume=args.resume,
-                           cache_dir=args.cache_dir, progress=None if args.json else preparing):
+                           cache_dir=args.cache_dir, progress=None if args.json else preparing, tokenizer=tokenizer):
             if not world.main:  # rank 0 speaks for the run
                 continue
             preparing.close()

@@ -214,6 +214,40 @@ def pull(repo_id: str, revision: str | None = None, endpoint: str | None = None,
         return ckpt
 
 
+TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"]
+
+
+def get_tokenizer(source: str | Path, revision: str | None = None, endpoint: str | None = None,
+                  token: str | None = None):
+    """A published tokenizer to train a new model with: a local folder (a checkpoint, or any BERT
+    tokenizer's files), or a Hub repository, of which only the tokenizer files are downloaded.
+    Its `name_or_path` says where it came from (the checkpoint records it)."""
+    from .tokenizer import load_tokenizer
+
+    if Path(source).is_dir():
+        try:
+            return load_tokenizer(source)
+        except (ValueError, OSError) as e:
+            raise HubError(f"no usable tokenizer in {source}: {e}") from None
+    if Path(source).exists():
+        raise HubError(f"--tokenizer {source} is a file: give its folder, or a Hub repository such as "
+                       "google-bert/bert-base-uncased")
+    repo_id = valid_repo_id(str(source), "tokenizer repository (or local folder)")
+    api = HfApi(endpoint=endpoint, token=token)
+    with hub_errors("downloading the tokenizer of", repo_id, endpoint, revision=revision):
+        info = api.model_info(repo_id, revision=revision, timeout=_timeout())
+        if not {s.rfilename for s in info.siblings or []} & {"tokenizer.json", "vocab.txt"}:
+            raise HubError(f"{repo_id} has no tokenizer: expected tokenizer.json or vocab.txt")
+        path = snapshot_download(repo_id=repo_id, revision=info.sha, endpoint=endpoint, token=token,
+                                 allow_patterns=TOKENIZER_FILES, etag_timeout=_timeout())
+    try:
+        tokenizer = load_tokenizer(path)
+    except (ValueError, OSError) as e:
+        raise HubError(f"{repo_id}: {e}") from None
+    tokenizer.name_or_path = repo_id
+    return tokenizer
+
+
 def _check_files(repo_id: str, files: set[str]) -> None:
     """Refuse a repository that cannot be a BERT checkpoint before downloading anything."""
     if "config.json" not in files:

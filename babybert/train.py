@@ -206,7 +206,8 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
           out_dir: str | Path | None = None, init: str | Path | Checkpoint | None = None,
           stop: threading.Event | None = None, corpus_name: str = "corpus", command: str | None = None,
           probes: list[tuple[str, str | None]] = (), resume: str | Path | None = None,
-          cache_dir: str | Path | None = None, progress: PrepareProgress | None = None) -> Iterator[Event]:
+          cache_dir: str | Path | None = None, progress: PrepareProgress | None = None,
+          tokenizer=None) -> Iterator[Event]:
     """Pretrain a BERT on `documents` (lists of sentences, or a corpus file of any size), yielding
     events as it goes.
 
@@ -217,6 +218,8 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
     saved: its model, optimizer, random generators and place in the data; `config` defaults to its own.
     A corpus file is read as a stream into a token store in `cache_dir` (see store.py), reporting
     to `progress(what, done, total)` as it goes; documents in memory are encoded in memory.
+    With `tokenizer` (a published one, see hub.get_tokenizer) a new model is trained from scratch
+    with it instead of a WordPiece learned from the corpus; the vocabulary size is then its own.
     """
     state = load_training_state(resume) if resume is not None else None
     if state is not None:
@@ -240,12 +243,16 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
     mask_generator = torch.Generator().manual_seed(config.seed + 3 + 7919 * world.rank)  # each rank masks its rows
     sample_generator = torch.Generator().manual_seed(config.seed + 2)
 
+    if init is not None and tokenizer is not None and state is None:
+        raise ValueError("give either a tokenizer (--tokenizer) or a checkpoint to start from (--init), not both: "
+                         "a checkpoint brings its own tokenizer")
+    given_tokenizer = tokenizer
     if init is not None:
         ckpt = init if isinstance(init, Checkpoint) else load_checkpoint(init)
         model, tokenizer = ckpt.model, ckpt.tokenizer
         model_config = model.config
     else:
-        model, tokenizer = None, None
+        model = None
     max_len = model_config.max_position_embeddings
     data = prepare_data(documents, tokenizer, max_len, config, world, cache_dir, progress if world.main else None)
     if state is not None and state["corpus"] != data.fingerprint:
@@ -336,6 +343,7 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
             "command": command,
             "corpus": {"name": corpus_name, "train": vars(train_stats), "held_out": vars(held_out_stats)},
             "init": str(init.path if isinstance(init, Checkpoint) else init) if init is not None else None,
+            "tokenizer": str(given_tokenizer.name_or_path) if given_tokenizer is not None else None,
             "train_config": config.to_dict(),
             "steps": step,
             "epochs": round(step / steps_per_epoch, 3),
