@@ -77,20 +77,13 @@ class Scan:
 def scan(path: str | Path, progress: Progress | None = None) -> Scan:
     """Check the whole file and count its documents and sentences (one pass, flat memory)."""
     size = Path(path).stat().st_size if Path(path).is_file() else 0
-    doc_sizes, characters, in_doc = array("q"), 0, False
-    for done, _, block in stream.blocks(path):
-        for line in block.splitlines():
-            line = line.strip()
-            if line:
-                if not in_doc:
-                    doc_sizes.append(0)
-                    in_doc = True
-                doc_sizes[-1] += 1
-                characters += len(line)
-            else:
-                in_doc = False
-        if progress:
-            progress("reading", done, size)
+    doc_sizes, characters = array("q"), 0
+    on_block = (lambda done: progress("reading", done, size)) if progress else None
+    for doc, sentence in stream.sentences(path, on_block=on_block):
+        if doc == len(doc_sizes):
+            doc_sizes.append(0)
+        doc_sizes[doc] += 1
+        characters += len(sentence)
     return Scan(len(doc_sizes), sum(doc_sizes), characters, doc_sizes)
 
 
@@ -142,7 +135,7 @@ def read_documents(path: str | Path, holdout: float | None = None, max_sentences
     return gather(stream.sentences(path), max_sentences, skip)
 
 
-def build(path: str | Path, corpus: Scan, split: int, tokenizer, max_len: int, dest: Path,
+def build(path: str | Path, corpus: Scan, split: int, tokenizer, max_len: int, dest: Path, sha256: str,
           progress: Progress | None = None) -> None:
     """Tokenize the training split into `dest` (flat int32 files) and copy the held-out split there
     as text. Memory stays at one chunk of sentences whatever the corpus size."""
@@ -200,7 +193,7 @@ def build(path: str | Path, corpus: Scan, split: int, tokenizer, max_len: int, d
         for f in files.values():
             f.close()
         held_out.close()
-    meta = {"format": FORMAT, "corpus": {"name": Path(path).name, "sha256": stream.file_sha256(path), "bytes": size},
+    meta = {"format": FORMAT, "corpus": {"name": Path(path).name, "sha256": sha256, "bytes": size},
             "max_len": max_len, "tokenizer": tokenizer_hash(tokenizer), "rows": rows, "pieces": pieces,
             "fingerprint": fingerprint.hexdigest(), "train": counts["train"], "held_out": counts["held_out"]}
     (dest / META).write_text(json.dumps(meta, indent=2) + "\n")
@@ -295,7 +288,8 @@ def prepare(path: str | Path, max_len: int, holdout: float, tokenizer=None, voca
     where = cache / "tokens" / cache_key(corpus=sha, holdout=holdout, max_len=max_len, tokenizer=tokenizer_hash(tokenizer))
     if not (where / META).is_file():
         if build_here:
-            _assemble(where, lambda tmp: build(path, scanned(), scanned().split(holdout), tokenizer, max_len, tmp, progress))
+            _assemble(where, lambda tmp: build(path, scanned(), scanned().split(holdout), tokenizer, max_len, tmp, sha,
+                                                  progress))
         else:
             _wait_for(where, META)
     return tokenizer, open_store(where)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .data import MAX_LINE_CHARS, check_block, has_words
@@ -76,10 +76,14 @@ def _rest_of_line(f, decoder, block_bytes: int) -> int:
     return count
 
 
-def sentences(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, str]]:
-    """(document index, sentence) for every non-blank line, as `data.parse_corpus` reads them."""
+def sentences(path: str | Path, block_bytes: int = BLOCK_BYTES,
+              on_block: Callable[[int], None] | None = None) -> Iterator[tuple[int, str]]:
+    """(document index, sentence) for every non-blank line, as `data.parse_corpus` reads them;
+    `on_block(bytes read so far)` is told after each block (for a progress bar)."""
     doc, in_doc = 0, False
-    for _, _, block in blocks(path, block_bytes):
+    for done, _, block in blocks(path, block_bytes):
+        if on_block:
+            on_block(done)
         for line in block.splitlines():
             line = line.strip()
             if line:
