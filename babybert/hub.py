@@ -234,7 +234,8 @@ def get_tokenizer(source: str | Path, revision: str | None = None, endpoint: str
                        "google-bert/bert-base-uncased")
     repo_id = valid_repo_id(str(source), "tokenizer repository (or local folder)")
     api = HfApi(endpoint=endpoint, token=token)
-    with hub_errors("downloading the tokenizer of", repo_id, endpoint, revision=revision):
+    with hub_errors(f"downloading the tokenizer {repo_id} (not a folder here, so from the Hub)", repo_id, endpoint,
+                    revision=revision):
         info = api.model_info(repo_id, revision=revision, timeout=_timeout())
         if not {s.rfilename for s in info.siblings or []} & {"tokenizer.json", "vocab.txt"}:
             raise HubError(f"{repo_id} has no tokenizer: expected tokenizer.json or vocab.txt")
