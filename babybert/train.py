@@ -163,6 +163,13 @@ def read_back(values: torch.Tensor) -> list:
 MEMORY_ADVICE = "try a smaller batch size, max length or model"
 
 
+class OutOfMemory(ValueError):
+    """Training ran out of memory: the user can fix it (a smaller batch or model). A process that hit
+    it may not recover on its own: after oneDNN once fails to create a kernel for want of memory, it
+    fails every later one too, with memory back (PyTorch 2.13, oneDNN 3.12). A server that trains
+    in a process of its own replaces that process (babybert/worker.py)."""
+
+
 def out_of_memory(error: BaseException) -> bool:
     """CUDA raises torch.OutOfMemoryError; the CPU allocator a plain RuntimeError that says so, and
     oneDNN (CPU matrix kernels) "could not create a primitive" when its workspace cannot be allocated."""
@@ -457,7 +464,7 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
             except (MemoryError, RuntimeError) as e:
                 if not out_of_memory(e):
                     raise
-                raise ValueError(f"training ran out of memory at step {step + 1} ({model.num_parameters():,} "
+                raise OutOfMemory(f"training ran out of memory at step {step + 1} ({model.num_parameters():,} "
                                  f"parameters, batch size {config.batch_size}, max length {max_len}); {MEMORY_ADVICE}. "
                                  "Nothing was saved: an earlier checkpoint in the output folder is unchanged") from None
             step += 1

@@ -96,7 +96,9 @@ class Worker:
                     yield payload
                 elif kind == "error":
                     ended = True
-                    error_type, message = payload
+                    error_type, message, retired = payload
+                    if retired:  # the process ran out of memory and is quitting: the pool replaces it
+                        self.close()
                     raise (ValueError if error_type == "ValueError" else RuntimeError)(message)
                 elif kind == "end":
                     ended = True
@@ -154,7 +156,8 @@ class Worker:
 
 
 class WorkerPool:
-    """`size` warm workers, started on first use (or by `start()`); a dead one is replaced."""
+    """`size` warm workers, started on first use (or by `start()`); a dead one is replaced, and so
+    is one that ran out of memory (it quits after saying so: see babybert.train.OutOfMemory)."""
 
     def __init__(self, size: int = 1):
         self.size = size
@@ -237,8 +240,10 @@ def without_live_model(event):
     return replace(event, model=None, tokenizer=None) if isinstance(event, (Start, Done)) else event
 
 
-def _run(conn: Connection, job: dict) -> None:
-    from babybert.train import Eval, Progress, Start, train
+def _run(conn: Connection, job: dict) -> bool:
+    """One training, its events sent as they come. True when this process must not train again:
+    it ran out of memory (see babybert.train.OutOfMemory)."""
+    from babybert.train import MEMORY_ADVICE, Eval, OutOfMemory, Progress, Start, out_of_memory, train
 
     batch, last_sent, eval_every = [], 0.0, job["config"].eval_every
     try:
@@ -257,15 +262,18 @@ def _run(conn: Connection, job: dict) -> None:
         if batch:
             conn.send(("events", batch))
         conn.send(("end", None))
+    except OutOfMemory as e:
+        conn.send(("error", ("ValueError", str(e), True)))
+        return True
     except ValueError as e:  # a user mistake the library explains
-        conn.send(("error", ("ValueError", str(e))))
+        conn.send(("error", ("ValueError", str(e), False)))
     except Exception as e:
-        from babybert.train import MEMORY_ADVICE, out_of_memory
         if out_of_memory(e):  # outside a training step (the model, the optimizer, an evaluation)
-            conn.send(("error", ("ValueError", f"training ran out of memory; {MEMORY_ADVICE}")))
-            return
+            conn.send(("error", ("ValueError", f"training ran out of memory; {MEMORY_ADVICE}", True)))
+            return True
         log.exception("training failed")
-        conn.send(("error", ("RuntimeError", f"{type(e).__name__}: {e}")))
+        conn.send(("error", ("RuntimeError", f"{type(e).__name__}: {e}", False)))
+    return False
 
 
 # connect first (milliseconds), then import torch and babybert (seconds) while the server goes on
@@ -299,10 +307,10 @@ def serve(conn: Connection) -> None:
             if kind == "quit":
                 return
             if kind == "train":
-                _run(conn, job)
+                if _run(conn, job):
+                    return  # out of memory: the server starts a fresh process in its place
                 # a failed run's model, optimizer and activations hang on its exception's traceback,
-                # in reference cycles: free them now, not whenever the collector next runs (seen in CI:
-                # after an out-of-memory run, the next small one failed too)
+                # in reference cycles: free them now, not whenever the collector next runs
                 gc.collect()
     except (EOFError, OSError):  # the server has gone
         return
