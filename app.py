@@ -23,13 +23,16 @@ import gradio as gr
 
 from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
 from babybert.data import masking_walkthrough, parse_corpus, split_corpus
-from babybert.hub import pull, push
-from babybert.plots import architecture_figure, attention_figure
+from babybert.hub import get_tokenizer, pull, push
+from babybert.plots import architecture_figure, attention_figure, loss_figure
+from babybert.runs import Run, overlays
+from babybert.runs import table as runs_table
+from babybert.runs import write_csv as write_runs_csv
 from babybert.predict import mask_examples, nsp_examples, parse_probes
 from babybert.train import Progress
-from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_corpus, check_settings,
-                         corpus_summary, example_corpora, make_configs, plural, pulled_summary, read_upload, whole,
-                         zip_checkpoint)
+from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, add_run, check_corpus,
+                         check_settings, corpus_summary, example_corpora, make_configs, plural, pulled_summary, read_upload,
+                         tokenizer_choice, whole, with_tokenizer, zip_checkpoint)
 from babybert.worker import WorkerPool, niceness, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
@@ -145,12 +148,15 @@ def load_upload(path) -> str:
 
 
 def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
-                batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, request: gr.Request):
+                batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, tokenizer_from="corpus",
+                tokenizer_repo=None, overlay=True, request: gr.Request = None):
     """Train in a worker process and stream the view as the events arrive."""
     session = session_of(request)
     docs, model_config, config, probe_list = checked_training_input(
         corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size, epochs,
         lr, mask_prob, time_budget, seed, probes)
+    with user_errors():
+        repo = tokenizer_choice(tokenizer_from, tokenizer_repo, start_from)
     if session.training:
         raise user_error("This session is already training; press Stop first.")
     init = current_path(session) if start_from == "continue" else None
@@ -159,12 +165,23 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     session.stop = threading.Event()
     session.training = True
     view, shown = TrainView(), {}
+    corpus_name = corpus_label(corpus)
+    if overlay and session.runs:
+        now = {"train_config": config.to_dict(), "model_config": vars(model_config), "corpus": {"name": corpus_name},
+               "tokenizer": repo, "init": str(init) if init else None}
+        view.plot.set_earlier(overlays(session.runs, Run.from_info(now).settings))
     last = heard = time.monotonic()  # last refresh sent; last events received
     unseen, finished = False, False  # events received since the last refresh; Done received
     try:
+        tokenizer = None
+        if repo is not None:
+            view.status = f"downloading the tokenizer of {repo}…"
+            yield _train_outputs(view, plots_dir)
+            tokenizer = get_tokenizer(repo, endpoint=HUB_ENDPOINT, token=hub_token(None, "", write=False), local=False)
+            model_config, config = with_tokenizer(model_config, config, tokenizer, LIMITS)
         # batches arrive a few times a second, and an empty one every 0.1 s in between: a clock
         for events in training_batches(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
-                                       corpus_name="your corpus (BabyBERT app)", probes=probe_list):
+                                       corpus_name=corpus_name, probes=probe_list, tokenizer=tokenizer):
             for event in events:
                 view.update(event)
             now = time.monotonic()
@@ -177,6 +194,7 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                 yield _train_outputs(view, plots_dir)
                 session.trained, session.latest = on_torch(load_checkpoint, view.done.checkpoint), "trained"
                 session.held_out["trained"] = split_corpus(docs, config.holdout)[1]
+                add_run(session, session.trained.info)
             elif not finished and unseen and (now - last >= REFRESH_EVERY or _refresh_now(events, config.eval_every)):
                 last, unseen = now, False
                 yield _train_outputs(view, plots_dir, shown=shown)
@@ -190,7 +208,8 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
         SESSIONS.release(session_key(request))  # a tab closed during the run: delete what it wrote
     done = view.done
     saved = done is not None and done.checkpoint is not None and Path(done.checkpoint).is_dir()
-    yield _train_outputs(view, plots_dir, download=zip_checkpoint(done.checkpoint) if saved else None)
+    yield _train_outputs(view, plots_dir, download=zip_checkpoint(done.checkpoint) if saved else None,
+                         runs=runs_outputs(request))
 
 
 def checked_training_input(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
@@ -233,7 +252,7 @@ def _refresh_now(events, eval_every: int) -> bool:
             or (isinstance(last, Progress) and eval_every and last.step % eval_every == 0))
 
 
-def _train_outputs(view: TrainView, plots_dir, download=None, shown: dict | None = None):
+def _train_outputs(view: TrainView, plots_dir, download=None, shown: dict | None = None, runs=None):
     """The Train tab's outputs. With `shown` (what the browser already has), the parts that change
     only at an evaluation are skipped in between: re-sending tables costs the server CPU that
     training would otherwise get."""
@@ -245,7 +264,58 @@ def _train_outputs(view: TrainView, plots_dir, download=None, shown: dict | None
                   gr.update(value=str(download) if download else None, visible=download is not None))
         if shown is not None:
             shown["tables"] = fresh
-    return (view.status, view.png(plots_dir), *tables)
+    return (view.status, view.png(plots_dir), *tables, *(runs or (gr.skip(), gr.skip())))  # (the runs: at the end)
+
+
+def corpus_label(text: str) -> str:
+    """How the runs table names a corpus: an example's file name, else "your text"."""
+    name = next((n for n in EXAMPLES if text == load_example(n)), None)
+    return name or f"your text ({len(text or ''):,} characters)"
+
+
+# ----------------------------------------------------------------------------- Runs
+
+def runs_outputs(request: gr.Request):
+    """The runs table and its CSV (every setting and metric of this session's runs)."""
+    session = session_of(request)
+    if not session.runs:
+        return gr.update(value=None), gr.update(value=None, visible=False)
+    headers, rows = runs_table(session.runs)
+    path = write_runs_csv(session.runs, SESSIONS.directory(session_key(request)) / "babybert-runs.csv")
+    return gr.update(value=rows, headers=headers), gr.update(value=str(path), visible=True)
+
+
+def show_runs(request: gr.Request):
+    return runs_outputs(request)
+
+
+def clear_runs(request: gr.Request):
+    session_of(request).runs.clear()
+    return runs_outputs(request)
+
+
+def redraw_runs_plot(overlay, request: gr.Request):
+    """The last run's curves again, with or without the earlier runs behind them."""
+    session = session_of(request)
+    if not session.runs or session.training:
+        return gr.skip()
+    last = session.runs[-1]
+    earlier = overlays(session.runs[:-1], last.settings) if overlay else []
+    path = SESSIONS.directory(session_key(request)) / "live" / f"loss-runs-{time.monotonic_ns()}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    loss_figure(last.history, last.eval_history, title=f"Pretraining loss ({last.name})", dpi=80,
+                earlier=earlier).savefig(path)
+    for old in path.parent.glob("loss-*.png"):  # as TrainView.png: only the picture shown is kept
+        if old != path:
+            old.unlink(missing_ok=True)
+    return str(path)
+
+
+def tokenizer_controls(tokenizer_from):
+    """A published tokenizer brings its vocabulary: the repository field shows, the size slider rests."""
+    hub = tokenizer_from == "hub"
+    return gr.update(visible=hub), gr.update(interactive=not hub,
+                                            label="Vocabulary size (from the tokenizer)" if hub else "Vocabulary size")
 
 
 def settings_ui(tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
@@ -261,11 +331,14 @@ def forget_session(request: gr.Request) -> None:
 
 
 def check_before_queueing(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
-                          batch_size, epochs, lr, mask_prob, time_budget, seed, probes, request: gr.Request):
+                          batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, tokenizer_from,
+                          tokenizer_repo, request: gr.Request):
     """The Start button's first step, run at once: a mistake is told now, not after a wait in the
     queue, and a user who must wait is told why."""
     checked_training_input(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
                            batch_size, epochs, lr, mask_prob, time_budget, seed, probes)
+    with user_errors():
+        tokenizer_choice(tokenizer_from, tokenizer_repo, start_from)
     if session_of(request).training:
         raise user_error("This session is already training; press Stop first.")
     if SESSIONS.trainings() >= LIMITS.concurrent_trainings:
@@ -497,6 +570,11 @@ def build_demo() -> gr.Blocks:
                     start_from = gr.Radio([("from scratch", "scratch"),
                                            ("continue from the current model (trained or pulled last)", "continue")],
                                           value="scratch", label="Start")
+                    tokenizer_from = gr.Radio([("train a WordPiece on my corpus", "corpus"), ("from a Hub repo", "hub")],
+                                              value="corpus", label="Tokenizer", elem_id="tokenizer-from")
+                    tokenizer_repo = gr.Textbox(label="Tokenizer repository (its tokenizer files only; new weights)",
+                                                placeholder="google-bert/bert-base-uncased", visible=False,
+                                                elem_id="tokenizer-repo")
                     time_budget = Slider(2, LIMITS.max_train_seconds, value=min(D["time_budget"], LIMITS.max_train_seconds), step=1,
                                             label="Time budget (seconds)")
                     with gr.Accordion("Model size", open=False):
@@ -529,6 +607,14 @@ def build_demo() -> gr.Blocks:
                                    wrap=True, interactive=False, column_widths=["7%", "51%", "17%", "17%", "8%"], elem_id="samples")
             probe_table = gr.Dataframe(headers=["probe", "model's answer"], label="Your probes", interactive=False)
             download = gr.File(label="Download the checkpoint (zip)", visible=False)
+            with gr.Accordion("Your runs: change one setting, train again, compare", open=True):
+                with gr.Row():
+                    overlay = gr.Checkbox(True, label="Draw earlier runs behind the loss curves (muted)", elem_id="overlay")
+                    refresh_runs = gr.Button("Refresh", size="sm")
+                    forget_runs = gr.Button("Clear runs", size="sm")
+                runs_view = gr.Dataframe(label="Runs of this session: the settings that differ, then the final "
+                                         "held-out metrics", interactive=False, wrap=True, elem_id="runs")
+                runs_csv = gr.File(label="Download the runs (CSV)", visible=False, elem_id="runs-csv")
 
             example.change(load_example, example, corpus, api_name=False)
             upload.upload(load_upload, upload, corpus, api_name=False, show_progress="hidden")  # an error keeps the box readable
@@ -538,14 +624,22 @@ def build_demo() -> gr.Blocks:
                             batch_size, epochs, lr, mask_prob, time_budget, seed]
             # the button says so when this session already trains (an API client's second call waits in the queue);
             # the page scrolls to the live view, which is below the fold on a laptop
-            checked = start.click(check_before_queueing, [*train_inputs, probes], status, api_name=False,
+            checked = start.click(check_before_queueing, [*train_inputs, start_from, probes, tokenizer_from, tokenizer_repo],
+                                  status, api_name=False,
                                   show_progress="hidden", concurrency_limit=None, trigger_mode="multiple",  # not "once"
                                   js=SCROLL_TO_STATUS)
-            training = checked.success(train_model, [*train_inputs, start_from, probes],
-                                       [status, plot, metrics, samples, probe_table, download], api_name="train",
+            training = checked.success(train_model, [*train_inputs, start_from, probes, tokenizer_from, tokenizer_repo,
+                                                     overlay],
+                                       [status, plot, metrics, samples, probe_table, download, runs_view, runs_csv],
+                                       api_name="train",
                                        concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train",
                                        show_progress_on=plot)  # the queue place shows on the plot; no spinners on the tables
             stop.click(stop_training, None, status, api_name="stop", queue=False)
+            tokenizer_from.change(tokenizer_controls, tokenizer_from, [tokenizer_repo, vocab_size], api_name=False,
+                                  queue=False, show_progress="hidden")
+            refresh_runs.click(show_runs, None, [runs_view, runs_csv], api_name="runs", queue=False)
+            forget_runs.click(clear_runs, None, [runs_view, runs_csv], api_name="clear_runs", queue=False)
+            overlay.change(redraw_runs_plot, overlay, plot, api_name=False, show_progress="hidden")
             controls = [tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
                         epochs, lr, mask_prob, time_budget, seed]
             gr.on([c.change for c in controls], settings_ui, controls, settings_check, api_name=False,

@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--probe", action="append", default=[], metavar="TEXT",
                    help="a sentence with [MASK], or 'A ||| B', answered at every evaluation (repeatable)")
     t.add_argument("--json", action="store_true", help="print events as JSON lines instead of a progress bar")
+    t.add_argument("--report-to", choices=["tensorboard", "trackio"],
+                   help="also log the live plot's scalars (losses, learning rate, held-out metrics) to TensorBoard "
+                        "or Trackio (optional: pip install \"babybert[tensorboard]\" or \"babybert[trackio]\")")
+    t.add_argument("--logging-dir", type=Path, metavar="DIR",
+                   help="TensorBoard's folder for this run (default: PyTorch's, runs/DATE_HOST_NAME); Trackio logs to "
+                        "$TRACKIO_DIR (default ~/.cache/huggingface/trackio), project babybert")
 
     f = sub.add_parser("fill-mask", help="guess the [MASK]ed words of a sentence")
     f.add_argument("checkpoint", type=Path, help="checkpoint directory")
@@ -194,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", required=True, type=Path, help="directory to put the checkpoint in")
     q.add_argument("--revision", help="branch, tag or commit id (default: main)")
     hub_options(q, write=False)
+
+    r = sub.add_parser("runs", help="compare trained checkpoints: the settings that differ and the final held-out metrics",
+                       description="Compare runs: a table of the settings that differ between the checkpoints and "
+                                   "their final held-out metrics; --csv writes every setting and metric.")
+    r.add_argument("checkpoints", nargs="+", type=Path, metavar="CHECKPOINT", help="checkpoint directories")
+    r.add_argument("--csv", type=Path, metavar="FILE", help="also write every setting and metric to this CSV file")
 
     d = sub.add_parser("deploy-space", help="create a Gradio Space running this app and upload exactly the files it needs")
     d.add_argument("space_id", help="owner/name of the Space")
@@ -356,6 +368,12 @@ def run_training(args, world) -> int:
         stop.set()
         signal.signal(signal.SIGINT, previous)
 
+    report, close_report = lambda event: None, lambda: None
+    if args.report_to and world.main:
+        from .report import open_reporter
+        settings = {"command": command, **config.to_dict(), **vars(model_config)}
+        report, close_report = open_reporter(args.report_to, name=Path(out).name, settings=settings,
+                                             logging_dir=args.logging_dir)
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     bar = None
     preparing = PrepareBars(sys.stderr)
@@ -366,6 +384,7 @@ def run_training(args, world) -> int:
             if not world.main:  # rank 0 speaks for the run
                 continue
             preparing.close()
+            report(event)
             if args.json:
                 print(json.dumps(event_to_json(event)), flush=True)
             elif isinstance(event, Start):
@@ -391,6 +410,7 @@ def run_training(args, world) -> int:
         preparing.close(finished=False)
         if bar is not None:
             bar.close()
+        close_report()
     return 0
 
 
@@ -441,6 +461,26 @@ def cmd_eval(args) -> int:
         print(json.dumps(metrics.to_dict()))
     else:
         print(f"{args.split} split of {args.corpus.name}: {describe_metrics(metrics)}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .checkpoint import INFO
+    from .runs import Run, table, write_csv
+
+    runs = []
+    for path in args.checkpoints:
+        if not (path / INFO).is_file():
+            raise ValueError(f"{path} is not a checkpoint trained by BabyBERT (no {INFO} in it): runs compares the "
+                             "folders that `babybert train --out` wrote")
+        runs.append(Run.from_info(json.loads((path / INFO).read_text(encoding="utf-8")), name=path.name))
+    headers, rows = table(runs)
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    for line in (headers, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
+    if args.csv:
+        write_csv(runs, args.csv)
+        print(f"wrote {args.csv}", file=sys.stderr)
     return 0
 
 
@@ -585,7 +625,7 @@ def describe_done(event, out: Path) -> str:
 # ----------------------------------------------------------------------------- entry point
 
 COMMANDS = {"train": cmd_train, "fill-mask": cmd_fill_mask, "nsp": cmd_nsp, "eval": cmd_eval, "push": cmd_push,
-            "pull": cmd_pull, "deploy-space": cmd_deploy_space, "bench": cmd_bench}
+            "pull": cmd_pull, "runs": cmd_runs, "deploy-space": cmd_deploy_space, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -218,23 +218,27 @@ TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "spec
 
 
 def get_tokenizer(source: str | Path, revision: str | None = None, endpoint: str | None = None,
-                  token: str | None = None):
+                  token: str | None = None, local: bool = True):
     """A published tokenizer to train a new model with: a local folder (a checkpoint, or any BERT
     tokenizer's files), or a Hub repository, of which only the tokenizer files are downloaded.
-    Its `name_or_path` says where it came from (the checkpoint records it)."""
+    Its `name_or_path` says where it came from (the checkpoint records it). A server passes
+    `local=False`: a name a visitor typed must never open a folder of the server's."""
     from .tokenizer import load_tokenizer
 
-    if Path(source).is_dir():
+    if not local:
+        source = valid_repo_id(str(source), "tokenizer repository")
+    elif Path(source).is_dir():
         try:
             return load_tokenizer(source)
         except (ValueError, OSError) as e:
             raise HubError(f"no usable tokenizer in {source}: {e}") from None
-    if Path(source).exists():
+    if local and Path(source).exists():
         raise HubError(f"--tokenizer {source} is a file: give its folder, or a Hub repository such as "
                        "google-bert/bert-base-uncased")
     repo_id = valid_repo_id(str(source), "tokenizer repository (or local folder)")
     api = HfApi(endpoint=endpoint, token=token)
-    with hub_errors(f"downloading the tokenizer {repo_id} (not a folder here, so from the Hub)", repo_id, endpoint,
+    where = " (not a folder here, so from the Hub)" if local else ""
+    with hub_errors(f"downloading the tokenizer {repo_id}{where}", repo_id, endpoint,
                     revision=revision):
         info = api.model_info(repo_id, revision=revision, timeout=_timeout())
         if not {s.rfilename for s in info.siblings or []} & {"tokenizer.json", "vocab.txt"}:

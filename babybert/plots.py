@@ -32,6 +32,7 @@ def thin(rows: list, limit: int) -> list:
     return rows[::stride] + ([rows[-1]] if (len(rows) - 1) % stride else [])
 
 
+EARLIER_COLORS = ["#b0b0b0", "#c5b3e6", "#a9cce3", "#b7dfb9", "#f5cba7"]  # muted: earlier runs behind the live one
 CURVES = (("loss", "total loss", "#333333"), ("mlm_loss", "MLM loss", "#1f77b4"), ("nsp_loss", "NSP loss", "#ff7f0e"))
 ACCURACIES = (("mlm_accuracy", "held-out MLM acc.", "#2ca02c"), ("nsp_accuracy", "held-out NSP acc.", "#d62728"))
 
@@ -63,11 +64,27 @@ class LossPlot:
         self.pause_text = self.ax.text(0, 0.97, "", transform=self.ax.get_xaxis_transform(), va="top",
                                        fontsize=8, color="#555555", visible=False, animated=True)
         self._layout, self._background = None, None
+        self.earlier: list = []  # earlier runs' curves: muted, static (part of the saved background)
 
     def _line(self, name: str, axes, **style):
         if name not in self.lines:
             (self.lines[name],) = axes.plot([], [], **style)
         return self.lines[name]
+
+    def set_earlier(self, runs: list[tuple[str, list[dict]]], max_points: int = 300) -> None:
+        """Earlier runs, (label, history) each, drawn as their smoothed total loss in muted colours
+        behind this run's curves, with a legend of their own: to see what a change did."""
+        for line in self.earlier:
+            line.remove()
+        self.earlier = []
+        for (label, history), color in zip(runs, EARLIER_COLORS * len(runs)):
+            if not history:
+                continue
+            shown = thin(history, max_points)
+            (line,) = self.ax.plot([h["step"] for h in shown], smooth([h["loss"] for h in shown]), color=color,
+                                   linewidth=1.4, alpha=0.9, label="_" + label, zorder=1)
+            line.babybert_label = label
+            self.earlier.append(line)
 
     def update(self, history: list[dict], eval_history: list[dict] = (), max_points: int = 600,
                live: bool = False, expected_steps: float | None = None, pause: str = "") -> None:
@@ -77,7 +94,7 @@ class LossPlot:
         says why the run is not moving (such as an evaluation), marked at the last step."""
         shown = thin(list(range(len(history))), max_points)
         steps = [history[i]["step"] for i in shown]
-        top = 0.0
+        top = max((max(line.get_ydata()) for line in self.earlier), default=0.0)
         for key, label, color in CURVES:
             values = [h.get(key) for h in history]
             if history and all(v is not None for v in values):
@@ -95,7 +112,8 @@ class LossPlot:
             xmax = float(_nice_ceiling(1.05 * expected_steps))
         while live and xmax < last:
             xmax = max(100, 2 * xmax)
-        self.ax.set_xlim(0, xmax if live else max(last, 1))
+        longest = max((line.get_xdata()[-1] for line in self.earlier), default=1)
+        self.ax.set_xlim(0, xmax if live else max(last, longest, 1))
         self.pause_line.set_xdata([last, last])
         right = last > 0.6 * self.ax.get_xlim()[1]  # the note goes where there is room
         self.pause_text.set(x=last, text=f"{pause} " if right else f" {pause}", ha="right" if right else "left")
@@ -113,6 +131,13 @@ class LossPlot:
         if handles:
             self.fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.07, 0.93), ncol=len(handles), fontsize=8,
                             frameon=False, columnspacing=1.2, handlelength=1.8)
+        if self.ax.get_legend():
+            self.ax.get_legend().remove()
+        if self.earlier:
+            earlier = self.ax.legend(handles=self.earlier, labels=[line.babybert_label for line in self.earlier],
+                                     loc="upper right", fontsize=7, title="earlier runs (→ this run)", title_fontsize=7,
+                                     framealpha=0.85)
+            earlier.set_zorder(5)
         for line in self.lines.values():
             line.set_animated(True)  # left out of canvas.draw()
         self.canvas.draw()
@@ -122,7 +147,8 @@ class LossPlot:
         """Save the current state as a PNG, redrawing as little as possible."""
         from PIL import Image
 
-        layout = (self.ax.get_xlim(), self.ax.get_ylim(), tuple(self.lines), self.title.get_text())
+        layout = (self.ax.get_xlim(), self.ax.get_ylim(), tuple(self.lines), self.title.get_text(),
+                  tuple(map(id, self.earlier)))
         if layout != self._layout:
             self._draw_layout()
             self._layout = layout
@@ -154,8 +180,9 @@ def _nice_ceiling(x: float) -> int:
 
 
 def loss_figure(history: list[dict], eval_history: list[dict] | None = None, title: str = "Pretraining loss",
-                max_points: int = 600, dpi: int = 100) -> Figure:
+                max_points: int = 600, dpi: int = 100, earlier: list[tuple[str, list[dict]]] = ()) -> Figure:
     plot = LossPlot(title, dpi)
+    plot.set_earlier(list(earlier))
     plot.update(history, eval_history or [], max_points)
     return plot.figure()
 

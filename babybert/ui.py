@@ -11,7 +11,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from huggingface_hub import ModelCard
@@ -20,6 +20,7 @@ from .checkpoint import Checkpoint
 from .config import ModelConfig, TrainConfig, estimate_parameters
 from .data import check_text, decode_text, parse_corpus
 from .plots import LossPlot
+from .runs import Run
 from .train import Done, Eval, Probes, Progress, Sample, Start
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -89,6 +90,7 @@ class Session:
     latest: str | None = None  # "trained" or "pulled": the model made current last
     stop: threading.Event = field(default_factory=threading.Event)
     training: bool = False
+    runs: list[Run] = field(default_factory=list)  # this session's finished runs, oldest first (at most MAX_RUNS)
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -234,6 +236,44 @@ def make_configs(limits: Limits, *, tasks: list[str], vocab_size, hidden_size, n
         raise ValueError(f"that model would have ~{params:,} parameters; this server trains up to {limits.max_parameters:,}. "
                          "Make it smaller (hidden size, layers, feed-forward size or vocabulary).")
     return model_config, config
+
+
+MAX_RUNS = 20  # a session's runs kept for comparison; the oldest go first
+
+
+def tokenizer_choice(tokenizer_from, tokenizer_repo, start_from) -> str | None:
+    """The Hub repository whose tokenizer a new model is to use, or None (a WordPiece learned from
+    the corpus); a repository id is checked for form only here (downloading it takes a while)."""
+    from .hub import valid_repo_id
+
+    if tokenizer_from in (None, "", "corpus"):
+        return None
+    if tokenizer_from != "hub":
+        raise ValueError(f"unknown tokenizer choice {tokenizer_from!r}: choose corpus or hub")
+    if start_from == "continue":
+        raise ValueError("a model trained further keeps its own tokenizer: choose 'from scratch' to train a new "
+                         "model with a published tokenizer, or 'train a WordPiece on my corpus'")
+    return valid_repo_id(tokenizer_repo if isinstance(tokenizer_repo, str) else "", "tokenizer repository")
+
+
+def with_tokenizer(model_config: ModelConfig, config: TrainConfig, tokenizer, limits: Limits):
+    """The configs for a published tokenizer: its vocabulary size, within the server's model limit."""
+    vocab = len(tokenizer)
+    model_config = ModelConfig(**{**vars(model_config), "vocab_size": vocab})
+    params = estimate_parameters(model_config)
+    if params > limits.max_parameters:
+        raise ValueError(f"with the {vocab:,}-piece vocabulary of that tokenizer the model would have ~{params:,} "
+                         f"parameters; this server trains up to {limits.max_parameters:,}. Make the hidden size smaller.")
+    return model_config, replace(config, vocab_size=vocab)
+
+
+def add_run(session: Session, info: dict) -> Run:
+    """Keep a finished run (what its checkpoint records) for the runs table and plot."""
+    number = int(session.runs[-1].name.split()[-1]) + 1 if session.runs else 1
+    run = Run.from_info(info, name=f"run {number}")
+    session.runs.append(run)
+    del session.runs[:-MAX_RUNS]
+    return run
 
 
 def check_settings(limits: Limits, **settings) -> str:

@@ -1,6 +1,8 @@
 """The Gradio app, launched on 127.0.0.1 and driven through gradio_client, as a user's script would."""
 
+import json
 import time
+import zipfile
 from types import SimpleNamespace
 
 import httpx
@@ -11,6 +13,7 @@ from gradio_client.utils import Status
 from babybert import Done, Start
 
 from .conftest import READ, TINY_MODEL, WRITE, animal_corpus, running_app, tiny_train_config
+from .test_published_tokenizer import old_layout_bert
 
 TINY = dict(vocab_size=256, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_seq_len=32,
             batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, seed=0)
@@ -40,12 +43,12 @@ def test_train_streams_then_the_model_is_used_by_the_other_tabs(server):
     job = client.submit(**train_args(8), api_name="/train")
     updates = list(job)  # every streamed update
     assert len(updates) >= 4  # at least one plot a second over an 8 s run
-    status, plot, metrics, samples, probes, download = updates[-1]
+    status, plot, metrics, samples, probes, download, runs, runs_csv = updates[-1]
     assert "finished after" in status and "time budget used" in status
     assert "Final held-out metrics" in metrics and "MLM accuracy" in metrics
     assert samples["data"] and probes["data"][0][0] == "every morning the cow says [MASK]."
     assert download["value"].endswith("babybert-session.zip") and download["visible"]
-    status, _, metrics, _, _, download = updates[-2]  # the final metrics come first, before the zip is made
+    status, _, metrics, _, _, download, *_ = updates[-2]  # the final metrics come first, before the zip is made
     assert "finished after" in status and "Final held-out metrics" in metrics and not download["visible"]
     label, table, raw = client.predict("every morning the cow says [MASK].", 3, "trained", False, "default",
                                        api_name="/fill_mask")
@@ -172,6 +175,40 @@ def test_push_and_pull_from_the_hub_tab(server, app_hub):
         puller.predict("alice/missing", "", "", api_name="/pull")
     again = puller.predict("the cow says [MASK].", 3, "pulled", False, "default", api_name="/fill_mask")[2]
     assert again == mine  # a failed pull keeps the pulled model
+
+
+def test_a_tokenizer_from_a_hub_repo_trains_a_new_model_with_its_vocabulary(server, app_hub, tmp_path):
+    """Train tab, "Tokenizer: from a Hub repo": only its tokenizer files are downloaded, the vocabulary
+    size is its own, the checkpoint (the zip a user downloads) holds it and says where it came from."""
+    folder, vocab = old_layout_bert(tmp_path / "bert-old")
+    app_hub.add_repo("google/bert-old-app", {"vocab.txt": (folder / "vocab.txt").read_bytes(),
+                                             "config.json": (folder / "config.json").read_bytes()})
+    client = Client(server, verbose=False)
+    job = client.submit(**train_args(3, vocab_size=4096), tokenizer_from="hub", tokenizer_repo="google/bert-old-app",
+                        api_name="/train")
+    statuses = [update[0] for update in job]
+    assert any(s.startswith("downloading the tokenizer of google/bert-old-app") for s in statuses)
+    assert any(f"vocabulary {len(vocab)}," in s for s in statuses)  # not the slider's 4,096
+    assert "finished after" in statuses[-1]
+    with zipfile.ZipFile(job.outputs()[-1][5]["value"]) as z:
+        info = json.loads(z.read("babybert-session/babybert.json"))
+        assert z.read("babybert-session/vocab.txt").decode().split() == vocab
+    assert info["tokenizer"] == "google/bert-old-app" and info["model_config"]["vocab_size"] == len(vocab)
+    guesses = client.predict("every morning the cow says [MASK].", 3, "trained", False, "default", api_name="/fill_mask")[2]
+    assert {g["token"] for g in guesses["trained"][0]} <= set(vocab)
+
+
+@pytest.mark.parametrize("choice, message", [
+    (dict(tokenizer_repo=""), "no tokenizer repository given"),
+    (dict(tokenizer_repo="../../etc"), "invalid tokenizer repository id"),
+    (dict(tokenizer_repo="checkpoints/babybert-default"), "checkpoints/babybert-default not found"),  # never a folder here
+    (dict(tokenizer_repo="google/bert-old-app", start_from="continue"), "keeps its own tokenizer"),
+])
+def test_bad_tokenizer_choices_are_clear_errors(server, choice, message):
+    client = Client(server, verbose=False)
+    args = {**train_args(3), "tokenizer_from": "hub", **choice}
+    with pytest.raises(Exception, match=message):
+        client.predict(**args, api_name="/train")
 
 
 def test_hub_token_order_and_never_the_space_owners_token(monkeypatch):
