@@ -53,7 +53,8 @@ class Run:
             "tokenizer": info.get("tokenizer") or "WordPiece on the corpus",
             "start": f"from {Path(info['init']).name}" if info.get("init") else "scratch",
             "tasks": "+".join(x.upper() for x in t.get("tasks", ())),
-            "vocab_size": m.get("vocab_size"), "hidden_size": m.get("hidden_size"),
+            # the vocabulary asked for (a small corpus may give fewer pieces: the parameters column tells)
+            "vocab_size": t.get("vocab_size", m.get("vocab_size")), "hidden_size": m.get("hidden_size"),
             "num_layers": m.get("num_hidden_layers"), "num_heads": m.get("num_attention_heads"),
             "intermediate_size": m.get("intermediate_size"), "max_len": m.get("max_position_embeddings"),
             **{k: t.get(k) for k in ("batch_size", "lr", "warmup", "weight_decay", "mask_prob", "epochs",

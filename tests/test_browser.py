@@ -112,7 +112,7 @@ def new_user(browser, url: str):
     page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
     page.set_default_timeout(60_000)
     page.goto(url)
-    expect(page.get_by_role("heading", name="BabyBERT")).to_be_visible()
+    expect(page.get_by_role("heading", name="BabyBERT")).to_be_visible(timeout=60_000)
     return page
 
 
@@ -162,7 +162,7 @@ def test_train_watch_stop_then_use_the_model(page):
     status = page.locator("#train-status")
     expect(status).to_contain_text("finished after", timeout=60_000)
     expect(status).to_contain_text("stopped")
-    expect(page.get_by_text("Final held-out metrics")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Final held-out metrics", exact=True)).to_be_visible(timeout=30_000)
     expect(page.get_by_text("whole-word accuracy")).to_be_visible()
     expect(page.get_by_text("Download the checkpoint (zip)")).to_be_visible(timeout=30_000)
     shot(page, "train")
@@ -178,6 +178,30 @@ def test_examples_table_shows_truth_and_guess_at_laptop_width(page):
         assert box is not None and box["width"] > 40, f"the {header!r} column is hidden"
         assert box["x"] + box["width"] <= WIDTH, f"the {header!r} column is off-screen at {WIDTH} px: {box}"
     assert "walks slowly" in table.inner_text()  # long sentences were shown in it
+
+
+def test_a_second_run_with_another_learning_rate_is_compared_with_the_first(page):
+    """Change one setting, train again: the runs table names the setting that changed, the CSV
+    is offered, and the plot draws the first run behind the second."""
+    open_tab(page, "Train")
+    page.get_by_text("Model size", exact=True).click()  # the accordion
+    page.get_by_text("from a Hub repo").click()  # the tokenizer choice shows its repository field...
+    expect(page.locator("#tokenizer-repo")).to_be_visible()
+    expect(page.get_by_label("number input for Vocabulary size (from the tokenizer)")).to_be_disabled()
+    page.get_by_text("train a WordPiece on my corpus").click()  # ...and hides it again
+    expect(page.locator("#tokenizer-repo")).to_be_hidden()
+    runs = page.locator("#runs")
+    expect(runs).to_contain_text("run 1")
+    page.get_by_text("Training", exact=True).click()  # the accordion
+    page.get_by_label("Peak learning rate").fill("0.005")
+    set_number(page, "Time budget (seconds)", 6)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.locator("#train-status")).to_contain_text("time budget used", timeout=120_000)
+    expect(runs).to_contain_text("run 2", timeout=30_000)
+    expect(runs.get_by_role("columnheader", name="lr")).to_be_visible()
+    expect(runs).to_contain_text("5e-3")
+    expect(page.locator("#runs-csv").get_by_role("cell", name="babybert-runs.csv")).to_be_visible()
+    shot(page, "runs")
 
 
 def test_fill_mask_with_the_trained_model(page):
