@@ -158,6 +158,10 @@ class EmbeddingView:
     figure: object  # matplotlib Figure, for gr.Plot
     rows: list[list]  # NEIGHBOUR_COLUMNS, for gr.Dataframe; empty without a word
     note: str  # Markdown: which words are drawn, how they were chosen, and what the word is made of
+    words: list[str]  # the words drawn, most frequent first
+    points: torch.Tensor  # (n, 2) float64: their places on the two principal components
+    explained: list[float]  # the share of the variance along each axis
+    neighbours: Neighbours | None  # the word's, when one was given
 
 
 @torch.no_grad()
@@ -182,9 +186,10 @@ def embedding_view(checkpoint, word: str = "", n: int = 100, k: int = 10) -> Emb
         marked[found.label] = projection(matrix[found.ids].mean(0, keepdim=True))[0]
         for piece, _ in found.rows:
             marked[piece] = projection(matrix[[vocab[piece]]])[0]
-    figure = embedding_figure(words, projection(shown), projection.explained, found and found.label, marked)
+    points = projection(shown)
+    figure = embedding_figure(words, points, projection.explained, found and found.label, marked)
     rows = [[i, p, round(s, 3)] for i, (p, s) in enumerate(found.rows, start=1)] if found else []
     note = f"The {len(words)} most frequent words, {how}; the axes are the two directions of most variance (PCA)."
     if found is not None:
         note += f" {found.note}; its {len(found.rows)} nearest neighbours by cosine similarity over the whole vocabulary."
-    return EmbeddingView(figure, rows, note)
+    return EmbeddingView(figure, rows, note, words, points, projection.explained, found)
