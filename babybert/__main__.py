@@ -466,7 +466,7 @@ def cmd_tokenize(args) -> int:
     print(f"{'#':>3}  {'piece':<16} {'id':>6}  word")
     for i, p in enumerate(found):
         word = "" if p.word is None else f"{p.word + 1}" + ("  (continues it)" if p.continuation else "")
-        print(f"{i:>3}  {p.piece:<16} {p.id:>6}  {word}")
+        print(f"{i:>3}  {p.piece:<16} {p.id:>6}  {word}".rstrip())
     split = split_words(found)
     print(f"{sum(p.word is not None for p in found)} pieces for {len({p.word for p in found} - {None})} words; "
           + (f"split: {', '.join(' '.join(w) for w in split)}" if split else "none split"))
