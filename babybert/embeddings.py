@@ -35,7 +35,9 @@ def frequent_words(model, tokenizer, info: dict, n: int) -> tuple[list[str], str
     From the counts training recorded (babybert.json) when present. Otherwise (and to fill up past
     the recorded top pieces) by the MLM head's output bias, highest first: that bias learns the
     log-frequency of each piece (on the default model it ranks pieces as their corpus counts do,
-    Spearman 0.86). Ties, such as an untrained or absent head's zeros, keep the vocabulary order.
+    Spearman 0.86). Ties, such as an untrained or absent head's zeros, keep the vocabulary order;
+    single characters are skipped there, or the alphabet that opens every WordPiece vocabulary
+    would fill the picture.
     """
     stats = recorded_stats(info)
     words = [p for p, _ in stats.top if is_word(tokenizer, p)] if stats is not None else []
@@ -43,7 +45,8 @@ def frequent_words(model, tokenizer, info: dict, n: int) -> tuple[list[str], str
     if len(words) < n:
         order = torch.argsort(-model.mlm_bias.detach()[: len(tokenizer)].float().cpu(), stable=True).tolist()
         seen = set(words)
-        more = [p for p in tokenizer.convert_ids_to_tokens(order) if p not in seen and is_word(tokenizer, p)]
+        more = [p for p in tokenizer.convert_ids_to_tokens(order)
+                if p not in seen and len(p) > 1 and is_word(tokenizer, p)]
         if stats is not None and more:
             how += f", then by the MLM head's bias after its top {len(words)}"
         words += more[: n - len(words)]
