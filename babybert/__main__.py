@@ -1,4 +1,5 @@
-"""Command line: `python -m babybert train | fill-mask | nsp | eval | push | pull | deploy-space | bench`
+"""Command line: `python -m babybert train | fill-mask | nsp | tokenize | embeddings | eval | push | pull |
+deploy-space | bench`
 (also `babybert ...`).
 
 User mistakes print one line on stderr and exit with status 2; nothing else prints a traceback.
@@ -172,6 +173,28 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("text_a", help="sentence A")
     n.add_argument("text_b", help="sentence B")
     n.add_argument("--json", action="store_true", help='print JSON: {"is_next": probability}')
+
+    k = sub.add_parser("tokenize", help="the pieces (and ids) a checkpoint's tokenizer makes of a text; its vocabulary",
+                       description="Show the WordPiece pieces of a text, with ## continuations marked, and with --stats "
+                                   "the vocabulary's size, most frequent pieces and share of words split into several.")
+    k.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    k.add_argument("text", help="the text to tokenize")
+    k.add_argument("--stats", action="store_true",
+                   help="also the vocabulary summary: from the counts training recorded; for a checkpoint that "
+                        "recorded none (a BERT made elsewhere), counted in --corpus, else in the text")
+    k.add_argument("--corpus", type=Path, help="count the pieces in this text file instead (implies --stats)")
+    k.add_argument("--top", type=positive_int, default=20, help="most frequent pieces shown with --stats (default 20)")
+    k.add_argument("--json", action="store_true", help='print JSON: {"pieces": [...], "stats": {...} or null}')
+
+    m = sub.add_parser("embeddings", help="a word's nearest neighbours by cosine similarity; a PCA plot of the embeddings",
+                       description="The word-embedding matrix of a checkpoint: the nearest neighbours of --word over the "
+                                   "whole vocabulary, and with --out a 2-D PCA plot of the most frequent words.")
+    m.add_argument("checkpoint", type=Path, help="checkpoint directory")
+    m.add_argument("--word", help="the word whose neighbours to find (a word of several pieces: their mean vector)")
+    m.add_argument("--words", type=positive_int, default=100, help="most frequent words to draw (default 100)")
+    m.add_argument("--neighbours", type=positive_int, default=10, help="neighbours to find (default 10)")
+    m.add_argument("--out", type=Path, metavar="PNG", help="write the plot to this file")
+    m.add_argument("--json", action="store_true", help="print JSON: the words drawn, their points, the neighbours")
 
     e = sub.add_parser("eval", help="held-out MLM accuracy, perplexity, whole-word and NSP accuracy")
     e.add_argument("checkpoint", type=Path, help="checkpoint directory")
@@ -444,6 +467,62 @@ def cmd_nsp(args) -> int:
     return 0
 
 
+def cmd_tokenize(args) -> int:
+    from . import stream
+    from .checkpoint import load_checkpoint
+    from .vocabulary import pieces, recorded_stats, split_words, text_stats
+
+    ckpt = load_checkpoint(args.checkpoint)
+    found = pieces(ckpt.tokenizer, args.text)
+    stats = None
+    if args.corpus is not None:
+        lines = (sentence for _, sentence in stream.sentences(stream.check_file(args.corpus)))
+        stats = text_stats(ckpt.tokenizer, lines, source=args.corpus.name)
+    elif args.stats:
+        stats = recorded_stats(ckpt.info) or text_stats(ckpt.tokenizer, args.text, source="the text (no counts recorded)")
+    if args.json:
+        print(json.dumps({"pieces": [asdict(p) for p in found], "stats": stats and stats.to_dict()}))
+        return 0
+    print(f"{'#':>3}  {'piece':<16} {'id':>6}  word")
+    for i, p in enumerate(found):
+        word = "" if p.word is None else f"{p.word + 1}" + ("  (continues it)" if p.continuation else "")
+        print(f"{i:>3}  {p.piece:<16} {p.id:>6}  {word}".rstrip())
+    split = split_words(found)
+    print(f"{sum(p.word is not None for p in found)} pieces for {len({p.word for p in found} - {None})} words; "
+          + (f"split: {', '.join(' '.join(w) for w in split)}" if split else "none split"))
+    if stats is not None:
+        share = f"{stats.split_share:.1%}" if stats.split_share is not None else "-"
+        print(f"\nvocabulary: {stats.size:,} pieces\ncounted in {stats.source}: {stats.pieces:,} pieces, {stats.words:,} "
+              f"words, {share} of words split into several pieces\nmost frequent pieces:")
+        for rank, (piece, count) in enumerate(stats.top[:args.top], start=1):
+            print(f"{rank:>5}  {piece:<16} {count:>10,}  {count / stats.pieces:6.1%}")
+    return 0
+
+
+def cmd_embeddings(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .embeddings import embedding_view
+
+    ckpt = load_checkpoint(args.checkpoint)
+    view = embedding_view(ckpt, args.word or "", args.words, args.neighbours)
+    if args.out is not None:
+        view.figure.savefig(args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    found = view.neighbours
+    if args.json:
+        print(json.dumps({"words": view.words, "points": view.points.tolist(), "explained": view.explained,
+                          "word": found and {"word": found.word, "pieces": found.pieces,
+                                             "neighbours": [{"piece": p, "similarity": s} for p, s in found.rows]}}))
+        return 0
+    print(view.note)
+    if found is not None:
+        for rank, (piece, similarity) in enumerate(found.rows, start=1):
+            print(f"{rank:>4}  {piece:<16} {similarity:6.3f}  {'█' * max(0, round(similarity * 30))}")
+    elif args.out is None:
+        print(", ".join(view.words))
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .checkpoint import load_checkpoint
     from .evaluate import evaluate
@@ -624,8 +703,9 @@ def describe_done(event, out: Path) -> str:
 
 # ----------------------------------------------------------------------------- entry point
 
-COMMANDS = {"train": cmd_train, "fill-mask": cmd_fill_mask, "nsp": cmd_nsp, "eval": cmd_eval, "push": cmd_push,
-            "pull": cmd_pull, "runs": cmd_runs, "deploy-space": cmd_deploy_space, "bench": cmd_bench}
+COMMANDS = {"train": cmd_train, "fill-mask": cmd_fill_mask, "nsp": cmd_nsp, "tokenize": cmd_tokenize,
+            "embeddings": cmd_embeddings, "eval": cmd_eval, "push": cmd_push, "pull": cmd_pull, "runs": cmd_runs,
+            "deploy-space": cmd_deploy_space, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""The loss plot: MLM, NSP and total loss per step (smoothed), held-out accuracy on a second axis."""
+"""The plots: the loss (MLM, NSP and total per step, smoothed; held-out accuracy on a second axis), the
+architecture, attention heatmaps and the word embeddings projected to 2-D."""
 
 from __future__ import annotations
 
@@ -251,4 +252,35 @@ def attention_figure(tokens: list[str], weights, layer: int, head: int) -> Figur
     ax.set_title(f"layer {layer + 1}, head {head + 1}")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.subplots_adjust(left=0.2, bottom=0.2, right=0.88, top=0.93)  # room for the colour bar's labels
+    return fig
+
+
+def embedding_figure(words: list[str], points, explained: list[float], query: str | None = None,
+                     marked: dict | None = None) -> Figure:
+    """Words as labelled points on the first two principal components: the rest muted, `query` in
+    red and the other `marked` words (its neighbours, drawn wherever they fall) in blue.
+    `marked` maps a word to its (x, y); `explained` is each axis's share of the variance."""
+    marked = marked or {}
+    fig = Figure(figsize=(8, 6.5), dpi=100)
+    ax = fig.add_subplot()
+    muted = [(w, p) for w, p in zip(words, points.tolist()) if w not in marked]
+    if muted:
+        xs, ys = zip(*(p for _, p in muted))
+        ax.scatter(xs, ys, s=12, color="#b0b7c3", zorder=1)
+        for w, (x, y) in muted:
+            ax.annotate(w, (x, y), xytext=(3, 2), textcoords="offset points", fontsize=7, color="#7a8494")
+    for w, point in marked.items():
+        x, y = (float(v) for v in point)
+        color = "#d62728" if w == query else "#1f77b4"
+        ax.scatter([x], [y], s=60 if w == query else 30, color=color, zorder=3, edgecolors="white", linewidths=0.8)
+        ax.annotate(w, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=10 if w == query else 9,
+                    color=color, weight="bold", zorder=4)
+    ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of the variance)")
+    ax.set_ylabel(f"PC 2 ({explained[1]:.0%} of the variance)" if len(explained) > 1 else "PC 2")
+    title = f"Word embeddings of the {len(words)} most frequent words (PCA)"
+    if query:
+        title += f"\n'{query}' (red) and its {len(marked) - 1} nearest neighbours by cosine similarity (blue)"
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.grid(alpha=0.2)
+    fig.tight_layout()
     return fig

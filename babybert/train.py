@@ -11,6 +11,7 @@ saves, so stopping never loses the model. The final `Done` event carries the mod
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -40,6 +41,7 @@ from .resume import Position, corpus_fingerprint, load_training_state
 from .store import Progress as PrepareProgress
 from .store import prepare
 from .tokenizer import train_tokenizer
+from .vocabulary import ids_stats
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +344,12 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
             yield Probes(step, run_probes(model, tokenizer, probes))
         model.train()
 
+    @functools.cache
+    def vocabulary() -> dict:
+        """What the vocabulary made of the training split (most frequent pieces, words split): one
+        pass over its ids, made once, for the Model tab (vocabulary.py)."""
+        return ids_stats(corpus.ids.numpy(), tokenizer, "the training split").to_dict()
+
     def run_info(metrics: Metrics | None) -> dict:
         elapsed = time.perf_counter() - t0
         return {
@@ -366,6 +374,7 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
             "widget": widget_text(held_out_sentences[0]),
             "history": thin(history, 2000),
             "eval_history": eval_history,
+            "vocabulary": vocabulary(),
         }
 
     def training_state() -> dict:

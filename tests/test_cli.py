@@ -130,6 +130,85 @@ def test_eval_json_matches_training_metrics(cli_checkpoint, corpus_file, capsys)
     assert set(metrics) >= {"mlm_accuracy", "mlm_perplexity", "word_accuracy", "nsp_accuracy"}
 
 
+def test_tokenize_prints_the_tokenizers_own_pieces(cli_checkpoint, capsys):
+    """The ids are those of the checkpoint's tokenizer loaded by transformers itself; every '##'
+    piece, and only those, is marked as continuing its word."""
+    from transformers import AutoTokenizer
+
+    out, _ = cli_checkpoint
+    text = "Every morning the cowmoo says moo."
+    assert main(["tokenize", str(out), text, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    ids = tokenizer(text)["input_ids"]
+    assert [p["id"] for p in result["pieces"]] == ids and result["stats"] is None
+    assert [p["piece"] for p in result["pieces"]] == tokenizer.convert_ids_to_tokens(ids)
+    assert any(p["continuation"] for p in result["pieces"])  # 'cowmoo' is several pieces
+
+    assert main(["tokenize", str(out), text]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = lines[1:1 + len(ids)]
+    assert [row.split()[1] for row in rows] == tokenizer.convert_ids_to_tokens(ids)
+    assert [row.endswith("(continues it)") for row in rows] == [row.split()[1].startswith("##") for row in rows]
+    assert lines[1 + len(ids)].startswith(f"{len(ids) - 2} pieces for 7 words; split: cow")
+
+
+def test_tokenize_stats_are_the_training_splits_counts(cli_checkpoint, corpus_file, capsys):
+    """Training from a corpus file (through the token store) recorded the counts of its training
+    split: the same as counting that split word by word with the tokenizer."""
+    from babybert import load_checkpoint, parse_corpus, split_corpus
+
+    from .test_vocabulary import obvious_counts
+
+    out, _ = cli_checkpoint
+    assert main(["tokenize", str(out), "the cow", "--stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    tokenizer = load_checkpoint(out).tokenizer
+    train_docs, _ = split_corpus(parse_corpus(corpus_file.read_text()), 0.1)
+    counts, words, split = obvious_counts(tokenizer, [s for d in train_docs for s in d])
+    assert stats["source"] == "the training split" and (stats["words"], stats["split_words"]) == (words, split)
+    vocab = tokenizer.get_vocab()
+    assert stats["top"] == [[p, c] for p, c in sorted(counts.items(), key=lambda kv: (-kv[1], vocab[kv[0]]))[:200]]
+    line = (f"counted in the training split: {sum(counts.values()):,} pieces, {words:,} words, "
+            f"{split / words:.1%} of words split into several pieces")
+
+    assert main(["tokenize", str(out), "the cow", "--corpus", str(corpus_file), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    counts, words, split = obvious_counts(tokenizer, [s for d in parse_corpus(corpus_file.read_text()) for s in d])
+    assert stats["source"] == corpus_file.name and stats["pieces"] == sum(counts.values()) and stats["words"] == words
+
+    assert main(["tokenize", str(out), "the cow", "--stats", "--top", "3"]) == 0
+    text = capsys.readouterr().out
+    assert line in text.splitlines()
+    assert len(text.split("most frequent pieces:")[1].strip().splitlines()) == 3
+
+
+def test_embeddings_neighbours_and_plot(cli_checkpoint, tmp_path, capsys):
+    """The neighbours are a cosine ranking of the word embeddings that transformers itself loads."""
+    import torch
+    from PIL import Image
+    from transformers import AutoTokenizer, BertForPreTraining
+
+    out, _ = cli_checkpoint
+    assert main(["embeddings", str(out), "--word", "cow", "--neighbours", "4", "--words", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    weight = BertForPreTraining.from_pretrained(out).bert.embeddings.word_embeddings.weight.detach()[: len(tokenizer)]
+    cow = tokenizer.convert_tokens_to_ids("cow")
+    similarity = torch.nn.functional.cosine_similarity(weight, weight[cow][None], dim=1)
+    similarity[[cow, *tokenizer.all_special_ids]] = -2
+    best = similarity.topk(4).indices.tolist()
+    assert [n["piece"] for n in result["word"]["neighbours"]] == tokenizer.convert_ids_to_tokens(best)
+    assert [n["similarity"] for n in result["word"]["neighbours"]] == pytest.approx(similarity[best].tolist(), abs=1e-5)
+    assert len(result["words"]) == 20 and len(result["points"]) == 20 and result["explained"][0] >= result["explained"][1]
+
+    png = tmp_path / "embeddings.png"
+    assert main(["embeddings", str(out), "--word", "cow", "--out", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "nearest neighbours" in text and len([line for line in text.splitlines() if "█" in line]) == 10
+    assert Image.open(png).size == (800, 650)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--corpus", "missing.txt", "--out", "x"], "corpus file not found"),
     (["train", "--corpus", "{corpus}", "--out", "{tmp}/o", "--hidden-size", "30", "--num-heads", "4"], "divisible"),
@@ -145,6 +224,12 @@ def test_eval_json_matches_training_metrics(cli_checkpoint, corpus_file, capsys)
     (["fill-mask", "{ckpt}", "[MASK]", "--top-k", "0"], "must be positive"),
     (["nsp", "{ckpt}", "", "b"], "both sentences"),
     (["eval", "{ckpt}", "--corpus", "{empty}"], "0 sentence"),
+    (["tokenize", "{ckpt}", " "], "the text is empty"),
+    (["tokenize", "{ckpt}", "the cow", "--corpus", "missing.txt"], "corpus file not found"),
+    (["embeddings", "{ckpt}", "--word", "the cow"], "type a single word"),
+    (["embeddings", "{ckpt}", "--word", "±"], "not in this model's vocabulary"),
+    (["embeddings", "{ckpt}", "--words", "2"], "draw 3 to"),
+    (["embeddings", "{tmp}"], "no config.json"),
 ])
 def test_user_errors_are_one_line_and_exit_2(tmp_path, corpus_file, cli_checkpoint, argv, message, capsys):
     empty = tmp_path / "empty.txt"
@@ -163,7 +248,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, corpus_file, cli_checkpoi
 def test_help_for_every_command(capsys):
     from babybert.__main__ import main
 
-    for command in ["train", "fill-mask", "nsp", "eval", "bench", "push", "pull", "deploy-space"]:
+    for command in ["train", "fill-mask", "nsp", "tokenize", "embeddings", "eval", "bench", "push", "pull", "runs", "deploy-space"]:
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])
         assert exited.value.code == 0 and "usage: babybert " + command in capsys.readouterr().out
