@@ -25,6 +25,7 @@ from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
 from babybert.data import masking_walkthrough, parse_corpus, split_corpus
 from babybert.hub import get_tokenizer, pull, push
 from babybert.plots import architecture_figure, attention_figure, loss_figure
+from babybert.embeddings import NEIGHBOUR_COLUMNS, embedding_view
 from babybert.runs import Run, overlays
 from babybert.runs import table as runs_table
 from babybert.runs import write_csv as write_runs_csv
@@ -33,6 +34,7 @@ from babybert.train import Progress
 from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, add_run, check_corpus,
                          check_settings, corpus_summary, example_corpora, make_configs, plural, pulled_summary, read_upload,
                          tokenizer_choice, whole, with_tokenizer, zip_checkpoint)
+from babybert.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, tokenize_view
 from babybert.worker import WorkerPool, niceness, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
@@ -472,6 +474,29 @@ def attention_ui(text, layer, head, which, request: gr.Request):
         return attention_figure(tokens, maps[layer][head].numpy(), layer, head)
 
 
+MAX_TOKENIZE_CHARS = 10_000  # the tokenizer view: a paragraph or a page, not a corpus
+MAX_DRAWN_WORDS = 300  # the embedding view: more labels than this are a blot
+
+
+def tokenize_ui(text, which, request: gr.Request):
+    """The text's pieces and ids, and the vocabulary's summary (size, most frequent pieces, split share)."""
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        if not isinstance(text, str) or len(text) > MAX_TOKENIZE_CHARS:
+            raise ValueError(f"type up to {MAX_TOKENIZE_CHARS:,} characters to tokenize")
+        view = tokenize_view(ckpt, text)
+        return view.highlighted, view.rows, view.summary, view.top
+
+
+def embeddings_ui(word, n, which, request: gr.Request):
+    """The most frequent words' embeddings on their two principal components, a word's neighbours marked."""
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        n = whole("words drawn", n, 3, MAX_DRAWN_WORDS)
+        view = on_torch(embedding_view, ckpt, word if isinstance(word, str) else "", n)
+        return view.figure, view.note, view.rows
+
+
 # ----------------------------------------------------------------------------- Hub
 
 ON_SPACE = bool(os.environ.get("SPACE_ID"))  # set by Hugging Face Spaces
@@ -694,7 +719,44 @@ def build_demo() -> gr.Blocks:
                 head = Slider(1, 2, value=1, step=1, label="Head")
                 show = gr.Button("Show attention", variant="primary")
             heatmap = gr.Plot(label="Attention", elem_id="attention")
+            gr.Markdown("### Tokenizer: how text becomes pieces\nA word the vocabulary lacks is split into pieces; "
+                        "`##` marks a piece that continues the word before it.")
+            with gr.Row():
+                tok_text = gr.Textbox("the capital of france is paris. volcanoes erupt under the glaciers.", label="Text",
+                                      scale=4)
+                tokenize_button = gr.Button("Tokenize", variant="primary", scale=1)
+            tok_pieces = gr.HighlightedText(label="Pieces", combine_adjacent=False, show_legend=True, elem_id="pieces",
+                                            color_map={"word": "#bfdbfe", "continuation": "#fde68a", "special": "#e5e7eb"})
+            tok_summary = gr.Markdown(elem_id="vocab-summary")
+            with gr.Row():
+                tok_rows = gr.Dataframe(headers=PIECE_COLUMNS, label="Pieces and ids", interactive=False, max_height=320)
+                tok_top = gr.Dataframe(headers=TOP_COLUMNS, label="Most frequent pieces", interactive=False, max_height=320,
+                                       elem_id="top-pieces")
+            gr.Markdown("### Embeddings: which words the model puts together\nEach piece is a vector; words used alike "
+                        "end up close. Train longer (or continue from the current model) and watch related words cluster.")
+            with gr.Row():
+                emb_word = gr.Textbox("france", label="Word (its nearest neighbours are marked)", scale=2)
+                emb_n = Slider(10, MAX_DRAWN_WORDS, value=100, step=10, label="Words drawn (the most frequent)", scale=2)
+                emb_button = gr.Button("Show embeddings", variant="primary", scale=1)
+            with gr.Row():
+                emb_plot = gr.Plot(label="Word embeddings (PCA)", elem_id="embeddings", scale=3)
+                with gr.Column(scale=1, min_width=260):
+                    emb_rows = gr.Dataframe(headers=NEIGHBOUR_COLUMNS, label="Nearest neighbours", interactive=False,
+                                            elem_id="neighbours")
+                    emb_note = gr.Markdown(elem_classes="small")
             model_which.change(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
+            tokenize_button.click(tokenize_ui, [tok_text, model_which], [tok_pieces, tok_rows, tok_summary, tok_top],
+                                  api_name="tokenize", queue=False)
+            tok_text.submit(tokenize_ui, [tok_text, model_which], [tok_pieces, tok_rows, tok_summary, tok_top],
+                            api_name=False, queue=False)
+            emb_button.click(embeddings_ui, [emb_word, emb_n, model_which], [emb_plot, emb_note, emb_rows],
+                             api_name="embeddings")
+            emb_word.submit(embeddings_ui, [emb_word, emb_n, model_which], [emb_plot, emb_note, emb_rows], api_name=False)
+            for refresh in (model_which.change, demo.load):  # the current model's pieces, from the start (~6 ms)
+                refresh(tokenize_ui, [tok_text, model_which], [tok_pieces, tok_rows, tok_summary, tok_top], api_name=False,
+                        queue=False)
+            # the embedding view takes ~0.6 s on the prediction thread: drawn when asked, or for another model
+            model_which.change(embeddings_ui, [emb_word, emb_n, model_which], [emb_plot, emb_note, emb_rows], api_name=False)
             show.click(attention_ui, [att_text, layer, head, model_which], heatmap, api_name="attention")
             demo.load(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
 

@@ -211,6 +211,51 @@ def test_bad_tokenizer_choices_are_clear_errors(server, choice, message):
         client.predict(**args, api_name="/train")
 
 
+def test_model_tab_tokenizer_view_shows_pieces_ids_and_continuations(server):
+    """/tokenize: the pieces and ids are the tokenizer's own (transformers, loaded here from the
+    same checkpoint), `##` continuations are marked, and the summary says where its counts come from."""
+    from transformers import AutoTokenizer
+
+    from babybert.ui import DEFAULT_CHECKPOINT
+    client = Client(server, verbose=False)
+    text = "volcanoes erupt under the glaciers of iceland."
+    pieces, rows, summary, top = client.predict(text, "default", api_name="/tokenize")
+    reference = AutoTokenizer.from_pretrained(DEFAULT_CHECKPOINT)
+    ids = reference(text)["input_ids"]
+    assert [[r[0], r[1]] for r in rows["data"]] == [[t, i] for t, i in zip(reference.convert_ids_to_tokens(ids), ids)]
+    kinds = {p["token"]: p["class_or_confidence"] for p in pieces}
+    assert kinds["[CLS]"] == "special" and all(kinds[t] == "continuation" for t in kinds if t.startswith("##"))
+    assert any(t.startswith("##") for t in kinds)  # this sentence has words the world-facts vocabulary splits
+    assert f"**Vocabulary:** {len(reference):,} pieces" in summary and "split into several pieces" in summary
+    with pytest.raises(Exception, match="up to 10,000 characters"):
+        client.predict("word " * 3000, "default", api_name="/tokenize")
+    with pytest.raises(Exception, match="not trained a model yet"):
+        client.predict(text, "trained", api_name="/tokenize")
+
+
+def test_model_tab_embedding_view_marks_a_words_nearest_neighbours(server):
+    """/embeddings: the neighbours are the top cosine similarities of the word's embedding, computed
+    here with plain torch from the weights transformers loads."""
+    import torch
+    from transformers import AutoTokenizer, BertForPreTraining
+
+    from babybert.ui import DEFAULT_CHECKPOINT
+    client = Client(server, verbose=False)
+    figure, note, rows = client.predict("france", 50, "default", api_name="/embeddings")
+    assert figure and "50 most frequent words" in note
+    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_CHECKPOINT)
+    weights = BertForPreTraining.from_pretrained(DEFAULT_CHECKPOINT).bert.embeddings.word_embeddings.weight.detach()
+    unit = torch.nn.functional.normalize(weights, dim=1)
+    similarity = unit @ unit[tokenizer.convert_tokens_to_ids("france")]
+    ours = [(r[1], r[2]) for r in rows["data"]]
+    assert len(ours) == 10 and "france" not in [p for p, _ in ours]
+    for piece, score in ours:
+        assert score == pytest.approx(similarity[tokenizer.convert_tokens_to_ids(piece)].item(), abs=1e-3)
+    assert [s for _, s in ours] == sorted((s for _, s in ours), reverse=True)
+    with pytest.raises(Exception, match="words drawn must be"):
+        client.predict("france", 5000, "default", api_name="/embeddings")
+
+
 def test_hub_token_order_and_never_the_space_owners_token(monkeypatch):
     """Signed-in user first, then the typed token, then (only when local) this machine's login."""
     import gradio as gr
