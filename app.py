@@ -739,7 +739,7 @@ def build_demo() -> gr.Blocks:
                 emb_n = Slider(10, MAX_DRAWN_WORDS, value=100, step=10, label="Words drawn (the most frequent)", scale=2)
                 emb_button = gr.Button("Show embeddings", variant="primary", scale=1)
             with gr.Row():
-                emb_plot = gr.Plot(label="Word embeddings (PCA)", elem_id="embeddings", scale=3)
+                emb_plot = gr.Plot(label="Word embeddings (PCA)", show_label=False, elem_id="embeddings", scale=3)
                 with gr.Column(scale=1, min_width=260):
                     emb_rows = gr.Dataframe(headers=NEIGHBOUR_COLUMNS, label="Nearest neighbours", interactive=False,
                                             elem_id="neighbours")

@@ -237,6 +237,17 @@ def test_model_tab_draws_the_diagram_and_attention(page):
     heatmap = page.locator("#attention img")
     expect(heatmap).to_be_visible()
     assert heatmap.bounding_box()["height"] > 100  # a heatmap, not an icon
+    page.get_by_label("Text", exact=True).fill("the cow says moo to the barnyard.")
+    page.get_by_role("button", name="Tokenize").click()
+    expect(page.locator("#pieces")).to_contain_text("##")  # a word this model's vocabulary splits
+    expect(page.locator("#vocab-summary")).to_contain_text("split into several pieces")
+    page.get_by_label("Word (its nearest neighbours are marked)").fill("cow")
+    page.get_by_role("button", name="Show embeddings").click()
+    drawing = page.locator("#embeddings img")
+    expect(drawing).to_be_visible()
+    assert drawing.bounding_box()["height"] > 200
+    expect(page.locator("#neighbours")).to_contain_text("cosine similarity")
+    expect(page.locator("#neighbours")).to_contain_text(re.compile(r"\b10\s+\S+\s+-?0\.\d+"))  # rank 10, a piece, a cosine
     shot(page, "model")
 
 
