@@ -30,7 +30,7 @@ def split_sentences(text: str) -> list[str]:
     ['first line. Still the first', 'second line']
     """
     text = text.strip()
-    if "\n" in text or "\r" in text:
+    if has_lines(text):
         return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
     sentences, start = [], 0
     for match in _BOUNDARY.finditer(text):
@@ -39,6 +39,11 @@ def split_sentences(text: str) -> list[str]:
             start = match.end()
     sentences.append(text[start:])
     return [" ".join(s.split()) for s in sentences if s.strip()]
+
+
+def has_lines(text: str) -> bool:
+    """Whether a row is written one sentence per line already (a line break inside its text)."""
+    return len(text.strip().splitlines()) > 1
 
 
 def ends_sentence(text: str, match: re.Match) -> bool:

@@ -67,7 +67,8 @@ class Worker:
         return self._busy.locked()
 
     def train(self, documents, model_config, config, *, out_dir, init=None, stop: threading.Event | None = None,
-              corpus_name: str = "corpus", probes=(), poll: float = 0.1, heartbeat: float | None = None) -> Iterator:
+              corpus_name: str = "corpus", probes=(), poll: float = 0.1, heartbeat: float | None = None,
+              corpus_source: str | None = None) -> Iterator:
         """`babybert.train.train` in the worker, its events yielded here in lists. `init` is a
         checkpoint path. With `heartbeat`, an empty list comes when nothing has arrived for that
         many seconds, a clock for a live view (and a sign of an evaluation). Closing the iterator
@@ -78,7 +79,8 @@ class Worker:
         ended, stop_sent = False, False
         try:
             job = {"documents": documents, "model_config": model_config, "config": config, "out_dir": str(out_dir),
-                   "init": str(init) if init else None, "corpus_name": corpus_name, "probes": list(probes)}
+                   "init": str(init) if init else None, "corpus_name": corpus_name, "probes": list(probes),
+                   "corpus_source": corpus_source}
             self._send("train", job)
             last = time.monotonic()
             while True:
