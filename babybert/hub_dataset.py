@@ -194,7 +194,7 @@ def split_files(repo_id: str, files: list[str], config: str | None, configs: lis
             _get_data_files_patterns(resolve)
     except FileNotFoundError:
         patterns = {}
-    splits = {name: sorted({f for p in ps for f in resolve(p)}) for name, ps in patterns.items()}
+    splits = {str(name): sorted({f for p in ps for f in resolve(p)}) for name, ps in patterns.items()}
     splits = {name: _one_kind(fs) for name, fs in splits.items() if fs}
     if not splits:
         some = ", ".join(f for f in files if not f.startswith("."))[:200] or "no files"
