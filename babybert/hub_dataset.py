@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
@@ -95,8 +96,9 @@ def _from_file(path: Path, split: str, column: str, max_rows: int | None, max_by
     key = cache_key(source="file", sha256=file_sha256(path), kind=kind, column=column, max_rows=max_rows,
                     corpus_format=FORMAT)
     where = f"{path.name} (column {column})"
-    return _cached(cache / "datasets" / key, path.name, lambda tmp: _write(_rows(kind, [path], column, path.name),
-                                                                          tmp, where, max_rows, max_bytes))
+    return _cached(cache / "datasets" / key, path.name,
+                   lambda tmp: _write(_rows(kind, [path], column, path.name, tmp / "download"), tmp, where, max_rows,
+                                      max_bytes))
 
 
 # ----------------------------------------------------------------------------- a Hub dataset
@@ -136,7 +138,7 @@ def _from_hub(spec: str, split: str, column: str, max_rows: int | None, max_byte
         info = api.dataset_info(repo_id, revision=revision, files_metadata=True, timeout=_timeout())
         sizes = {s.rfilename: s.size or 0 for s in info.siblings or []}
         download["revision"] = info.sha  # every file from the same commit
-        configs = _readme_configs(hf_hub_download(filename="README.md", **download)) if "README.md" in sizes else []
+        configs = _card_configs(download) if "README.md" in sizes else []
         config, splits = split_files(repo_id, list(sizes), config, configs)
         if split not in splits:
             raise HubError(f"{repo_id} has no split {split!r}{_in(config)}; it has: {', '.join(splits)} (pick one "
@@ -157,15 +159,17 @@ def _from_hub(spec: str, split: str, column: str, max_rows: int | None, max_byte
                     total += sizes[name]
                     _check_size(total, max_bytes, f"split {split} of {repo_id}")
                     yield Path(hf_hub_download(filename=name, local_dir=tmp / "download", **download))
-            _write(_rows(kind, downloaded(), column, repo_id), tmp, where, max_rows, max_bytes)
+            _write(_rows(kind, downloaded(), column, repo_id, tmp / "download"), tmp, where, max_rows, max_bytes)
         return _cached(cache / "datasets" / key, repo_id, make)
 
 
-def _readme_configs(readme: str) -> list[dict]:
-    """The `configs:` of a dataset card's YAML (each a config_name with data_files or data_dir)."""
+def _card_configs(download: dict) -> list[dict]:
+    """The `configs:` of the dataset card's YAML (each a config_name with data_files or data_dir).
+    The card is read from a temporary folder: nothing is left in the Hugging Face cache."""
     from huggingface_hub.repocard import metadata_load
-    configs = (metadata_load(readme) or {}).get("configs") or []
-    return [c for c in configs if isinstance(c, dict) and c.get("config_name")]
+    with tempfile.TemporaryDirectory(prefix="babybert-card-") as tmp:
+        configs = (metadata_load(hf_hub_download(filename="README.md", local_dir=tmp, **download)) or {}).get("configs")
+    return [c for c in configs or [] if isinstance(c, dict) and c.get("config_name")]
 
 
 def split_files(repo_id: str, files: list[str], config: str | None, configs: list[dict]) -> tuple[str, dict]:
@@ -238,15 +242,16 @@ def _import_datasets():
     return datasets
 
 
-def _rows(kind: str, files, column: str, name: str) -> Iterator[str | None]:
+def _rows(kind: str, files, column: str, name: str, scratch: Path) -> Iterator[str | None]:
     """The `column` of every row of `files` (paths, or a generator that downloads them), as a
-    stream; a .txt file's rows are its paragraphs (blocks between blank lines)."""
+    stream; a .txt file's rows are its paragraphs (blocks between blank lines). `datasets` keeps
+    its lock files in `scratch`, not in the Hugging Face cache."""
     datasets = _import_datasets()
     options = {"sample_by": "paragraph"} if kind == "text" else {}
     for file in files:
         try:
             rows = datasets.load_dataset(kind, data_files={"train": [str(file)]}, split="train", streaming=True,
-                                         **options)
+                                         cache_dir=str(scratch / ".datasets"), **options)
             columns = _column_types(rows)
             if columns is None:  # no rows at all
                 continue

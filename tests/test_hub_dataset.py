@@ -3,9 +3,11 @@ found by the splitter or kept at its line breaks; the Hub stand-in serves the da
 
 import io
 import json
+import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -76,7 +78,10 @@ def test_a_hub_dataset_gives_a_document_per_row_of_its_split(hub, tmp_path):
     assert "40 documents (a row is a document)" in corpus.description
     assert "sentences by BabyBERT's splitter" in corpus.description and "line breaks" in corpus.description
     assert resolved(hub) == ["data/train-00000-of-00001.parquet"]  # the test split is never downloaded
-    assert not (corpus.path.parent / "download").exists()  # only the corpus is kept
+    # only the corpus is kept: no downloads beside it, nothing in the Hugging Face cache
+    assert sorted(p.name for p in corpus.path.parent.iterdir()) == ["corpus.txt", "meta.json"]
+    assert list((tmp_path / "datasets").iterdir()) == [corpus.path.parent]
+    assert not list(Path(os.environ["HF_HOME"]).glob("**/*animals*"))
     # the same dataset, commit and settings again: from the cache, nothing downloaded
     assert corpus_from_dataset("alice/animals", endpoint=hub.endpoint, cache_dir=tmp_path).path == corpus.path
     assert len(resolved(hub)) == 1
