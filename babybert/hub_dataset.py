@@ -64,6 +64,7 @@ def corpus_from_dataset(spec: str, *, split: str = "train", text_column: str = "
         raise HubError("no dataset given: write OWNER/NAME[:CONFIG] (e.g. roneneldan/TinyStories) or a data file's path")
     if max_rows is not None and max_rows < 1:
         raise HubError(f"--max-rows must be at least 1, got {max_rows}")
+    _import_datasets()  # before anything is downloaded: without it nothing can be read
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = local_path(spec)
     if path is not None:

@@ -211,11 +211,14 @@ def test_local_file_errors(tmp_path, monkeypatch, spec, options, message):
         corpus_from_dataset(spec, cache_dir=tmp_path / "cache", **options)
 
 
-def test_without_the_datasets_library_it_says_how_to_install_it(tmp_path, monkeypatch):
+def test_without_the_datasets_library_it_says_how_to_install_it(hub, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets -> ImportError
     (tmp_path / "rows.jsonl").write_bytes(jsonl([{"text": "A row."}]))
-    with pytest.raises(ValueError, match=r'pip install "babybert\[datasets\]"'):
-        corpus_from_dataset(str(tmp_path / "rows.jsonl"), cache_dir=tmp_path / "cache")
+    hub.add_repo("alice/rows", {"train.jsonl": jsonl([{"text": "A row."}])}, repo_type="dataset")
+    for spec in [str(tmp_path / "rows.jsonl"), "alice/rows"]:
+        with pytest.raises(ValueError, match=r'pip install "babybert\[datasets\]"'):
+            corpus_from_dataset(spec, endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
+    assert hub.requests == []  # said before anything is asked of the Hub
 
 
 def test_training_records_how_the_text_was_split(tmp_path):
