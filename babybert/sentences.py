@@ -18,7 +18,6 @@ BEFORE_NUMBERS = frozenset("no nos vol vols fig figs p pp ch sec art approx ca".
 _BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*\s+")  # end punctuation, closing quotes, then the space
 _OPENERS = "\"'“‘([«"
 _DOTTED = re.compile(r"(?:[^\W\d_]{1,2}\.)+[^\W\d_]{1,2}")  # U.S, e.g, i.e, Ph.D (its last period not included)
-_WORD_BEFORE = re.compile(r"(\S+)$")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -56,8 +55,8 @@ def ends_sentence(text: str, match: re.Match) -> bool:
         return True  # "!", "?", "..." end it
     if match.group().rstrip() != ".":
         return True  # 'he said "Stop." Then': a closing quote or bracket after the period
-    word = _WORD_BEFORE.search(text, 0, match.start())
-    word = word.group(1).lstrip(_OPENERS) if word else ""
+    before = text[max(0, match.start() - 20):match.start()].split()  # abbreviations are short: a window will do
+    word = before[-1].lstrip(_OPENERS) if before else ""
     return not (is_abbreviation(word) or (after.isdigit() and word.lower() in BEFORE_NUMBERS))
 
 
