@@ -94,6 +94,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
 
 
+def dataset_options(p: argparse.ArgumentParser, source, split_flag: str) -> None:
+    """--dataset (one of the corpus sources) and its options, the same for train and eval."""
+    source.add_argument("--dataset", metavar="OWNER/NAME[:CONFIG]|FILE",
+                        help="a corpus from a Hub dataset (through the datasets library: pip install "
+                             "\"babybert[datasets]\"), or a local .txt, .jsonl, .json, .parquet or .csv file: a row is "
+                             "a document, split into sentences by BabyBERT's splitter (rows with line breaks are kept "
+                             "at them)")
+    p.set_defaults(split_flag=split_flag)
+    g = p.add_argument_group("with --dataset")
+    g.add_argument(split_flag, dest="dataset_split", metavar="SPLIT", help="the dataset's split (default train)")
+    g.add_argument("--text-column", metavar="NAME", help="the column that holds the text (default text)")
+    g.add_argument("--max-rows", type=positive_int, metavar="N", help="take only the first N rows")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="babybert", description="Pretrain a tiny BERT from scratch on your own text, then play with it.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
@@ -101,8 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="pretrain a BERT (MLM + NSP) on a text corpus",
                        description="Pretrain a BERT from scratch on a corpus: one sentence per line, a blank line between documents.")
-    t.add_argument("--corpus", required=True, type=Path,
-                   help="UTF-8 text file of any size: read as a stream and tokenized once into a token store")
+    source = t.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", type=Path,
+                        help="UTF-8 text file of any size: read as a stream and tokenized once into a token store")
+    dataset_options(t, source, "--split")
     t.add_argument("--cache-dir", type=Path, metavar="DIR",
                    help="where token stores and trained tokenizers are kept to be reused "
                         "(default $BABYBERT_CACHE or ~/.cache/babybert)")
@@ -143,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train a new model from scratch with this published tokenizer (a Hub repository such as "
                           "google-bert/bert-base-uncased, or a folder such as a checkpoint) instead of a WordPiece "
                           "learned from the corpus; --vocab-size is then its own")
-    opt.add_argument("--endpoint", help="Hub endpoint for --tokenizer (default: $HF_ENDPOINT or huggingface.co)")
+    opt.add_argument("--endpoint", help="Hub endpoint for --tokenizer and --dataset (default: $HF_ENDPOINT or "
+                                        "huggingface.co)")
+    opt.add_argument("--token", help="Hugging Face token for a private --dataset or --tokenizer (default: HF_TOKEN, "
+                                     "else the saved `hf auth login`)")
     opt.add_argument("--save-every", type=save_interval, metavar="STEPS|TIME",
                      help="save the checkpoint with its training state every so many steps (500) or so much training "
                           "time (90s, 10m, 1h), atomically, so that --resume can go on from it")
@@ -198,7 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="held-out MLM accuracy, perplexity, whole-word and NSP accuracy")
     e.add_argument("checkpoint", type=Path, help="checkpoint directory")
-    e.add_argument("--corpus", required=True, type=Path, help="UTF-8 text file in the training format")
+    source = e.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", type=Path, help="UTF-8 text file in the training format")
+    dataset_options(e, source, "--dataset-split")
+    e.add_argument("--endpoint", help="Hub endpoint for --dataset (default: $HF_ENDPOINT or huggingface.co)")
+    e.add_argument("--token", help="Hugging Face token for a private --dataset (default: HF_TOKEN, else the saved login)")
+    e.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="where corpora made from datasets are kept (default $BABYBERT_CACHE or ~/.cache/babybert)")
     e.add_argument("--split", choices=["held-out", "all"], default="held-out",
                    help="held-out: its last 10%% of documents, as training held out (default); all: every document")
     e.add_argument("--seed", type=int, default=0, help="masking seed (default 0)")
@@ -325,6 +350,25 @@ class PlainProgress:
         self.write(f"step {self.n:,}{done} | {self.text}")
 
 
+def dataset_corpus(args, tell: bool = True):
+    """The corpus file made from --dataset (hub_dataset.py), said on stderr; None without --dataset."""
+    if not args.dataset:
+        given = [flag for flag, value in ((args.split_flag, args.dataset_split), ("--text-column", args.text_column),
+                                          ("--max-rows", args.max_rows)) if value is not None]
+        if given:
+            raise ValueError(f"{' and '.join(given)} {'goes' if len(given) == 1 else 'go'} with --dataset: "
+                             "it chooses what to take from a dataset")
+        return None
+    from .hub_dataset import corpus_from_dataset
+
+    corpus = corpus_from_dataset(args.dataset, split=args.dataset_split or "train", text_column=args.text_column or "text",
+                                 max_rows=args.max_rows, endpoint=args.endpoint, token=args.token,
+                                 cache_dir=args.cache_dir)
+    if tell:
+        print(f"dataset: {corpus.description}\ncorpus file: {corpus.path}", file=sys.stderr, flush=True)
+    return corpus
+
+
 def train_configs(args) -> tuple[ModelConfig, TrainConfig]:
     """The model and training settings of `babybert train`: the library's defaults, the options
     given, or with --resume the run's own settings (its limits and saving may change)."""
@@ -382,7 +426,9 @@ def run_training(args, world) -> int:
     tokenizer = None
     if args.tokenizer and not args.resume:  # (a resumed run has its tokenizer in its checkpoint)
         from .hub import get_tokenizer
-        tokenizer = get_tokenizer(args.tokenizer, endpoint=args.endpoint)
+        tokenizer = get_tokenizer(args.tokenizer, endpoint=args.endpoint, token=args.token)
+    dataset = dataset_corpus(args, tell=world.main)
+    corpus = dataset.path if dataset else args.corpus
     stop = threading.Event()
     command = "python -m babybert " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -401,9 +447,10 @@ def run_training(args, world) -> int:
     bar = None
     preparing = PrepareBars(sys.stderr)
     try:
-        for event in train(args.corpus, model_config, config, out_dir=out, init=args.init, stop=stop,
-                           corpus_name=args.corpus.name, command=command, probes=probes, resume=args.resume,
-                           cache_dir=args.cache_dir, progress=None if args.json else preparing, tokenizer=tokenizer):
+        for event in train(corpus, model_config, config, out_dir=out, init=args.init, stop=stop,
+                           corpus_name=dataset.name if dataset else corpus.name, command=command, probes=probes,
+                           resume=args.resume, cache_dir=args.cache_dir, progress=None if args.json else preparing,
+                           tokenizer=tokenizer, corpus_source=dataset and dataset.description):
             if not world.main:  # rank 0 speaks for the run
                 continue
             preparing.close()
@@ -529,17 +576,19 @@ def cmd_eval(args) -> int:
     from .store import read_documents
 
     ckpt = load_checkpoint(args.checkpoint)
+    dataset = dataset_corpus(args, tell=not args.json)
+    corpus, name = (dataset.path, dataset.name) if dataset else (args.corpus, args.corpus.name)
     train_config = ckpt.info.get("train_config") or {}
     holdout = train_config.get("holdout", 0.1) if args.split == "held-out" else None
-    docs = read_documents(args.corpus, holdout, args.max_sentences)  # as a stream: the corpus may be large
+    docs = read_documents(corpus, holdout, args.max_sentences)  # as a stream: the corpus may be large
     if not docs:
-        raise ValueError(f"{args.corpus} has no sentences to evaluate on")
+        raise ValueError(f"{name} has no sentences to evaluate on")
     tasks = tuple(train_config.get("tasks", ("mlm", "nsp")))
     metrics = evaluate(ckpt.model, ckpt.tokenizer, docs, seed=args.seed, tasks=tasks, max_sentences=args.max_sentences)
     if args.json:
         print(json.dumps(metrics.to_dict()))
     else:
-        print(f"{args.split} split of {args.corpus.name}: {describe_metrics(metrics)}")
+        print(f"{args.split} split of {name}: {describe_metrics(metrics)}")
     return 0
 
 

@@ -62,6 +62,7 @@ def build_model_card(model, info: dict, repo_id: str | None = None) -> ModelCard
         widget=[{"text": info.get("widget") or "the capital of france is [MASK]."}],
     )
     tc = info.get("train_config") or {}
+    source = f"\n- the corpus is {corpus['source']}" if corpus.get("source") else ""  # a Hub dataset's rows, split how
     command = info.get("command")
     how = (f"```bash\n{command}\n```" if command else
            "Trained with the `babybert` Python library (`babybert.train`).")
@@ -103,7 +104,7 @@ BabyBERT's test suite checks this evaluation against an independent scorer writt
 {how}
 
 - corpus: {_count(train.get("documents"))} documents, {_count(train.get("sentences"))} sentences,
-  {_count(train.get("tokens"))} WordPiece tokens in the training split
+  {_count(train.get("tokens"))} WordPiece tokens in the training split{source}
 - {_count(info.get("steps"))} steps ({info.get("epochs", "?")} epochs) in {info.get("train_seconds", "?")} s on
   `{info.get("device", "?")}`, batch size {tc.get("batch_size", "?")}, peak learning rate {tc.get("lr", "?")},
   AdamW with linear warmup and decay, mask probability {tc.get("mask_prob", "?")} (80% `[MASK]`,

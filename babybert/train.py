@@ -216,7 +216,7 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
           stop: threading.Event | None = None, corpus_name: str = "corpus", command: str | None = None,
           probes: list[tuple[str, str | None]] = (), resume: str | Path | None = None,
           cache_dir: str | Path | None = None, progress: PrepareProgress | None = None,
-          tokenizer=None) -> Iterator[Event]:
+          tokenizer=None, corpus_source: str | None = None) -> Iterator[Event]:
     """Pretrain a BERT on `documents` (lists of sentences, or a corpus file of any size), yielding
     events as it goes.
 
@@ -229,6 +229,8 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
     to `progress(what, done, total)` as it goes; documents in memory are encoded in memory.
     With `tokenizer` (a published one, see hub.get_tokenizer) a new model is trained from scratch
     with it instead of a WordPiece learned from the corpus; the vocabulary size is then its own.
+    `corpus_source` says where the corpus came from and how it was split into sentences (a Hub
+    dataset's, see hub_dataset.py); the checkpoint and its model card record it.
     """
     state = load_training_state(resume) if resume is not None else None
     if state is not None:
@@ -356,7 +358,8 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
             "babybert_version": __version__,
             "name": Path(out_dir).name if out_dir is not None else None,
             "command": command,
-            "corpus": {"name": corpus_name, "train": vars(train_stats), "held_out": vars(held_out_stats)},
+            "corpus": {"name": corpus_name, "source": corpus_source, "train": vars(train_stats),
+                       "held_out": vars(held_out_stats)},
             "init": str(init.path if isinstance(init, Checkpoint) else init) if init is not None else None,
             "tokenizer": str(given_tokenizer.name_or_path) if given_tokenizer is not None else None,
             "train_config": config.to_dict(),

@@ -68,7 +68,7 @@ class Worker:
 
     def train(self, documents, model_config, config, *, out_dir, init=None, stop: threading.Event | None = None,
               corpus_name: str = "corpus", probes=(), tokenizer=None, poll: float = 0.1,
-              heartbeat: float | None = None) -> Iterator:
+              heartbeat: float | None = None, corpus_source: str | None = None) -> Iterator:
         """`babybert.train.train` in the worker, its events yielded here in lists. `init` is a
         checkpoint path. With `heartbeat`, an empty list comes when nothing has arrived for that
         many seconds, a clock for a live view (and a sign of an evaluation). Closing the iterator
@@ -80,7 +80,8 @@ class Worker:
         try:
             job = {"documents": documents, "model_config": model_config, "config": config, "out_dir": str(out_dir),
                    "init": str(init) if init else None, "corpus_name": corpus_name, "probes": list(probes),
-                   "tokenizer": tokenizer}  # a published tokenizer (see hub.get_tokenizer): it pickles
+                   "tokenizer": tokenizer,  # a published tokenizer (see hub.get_tokenizer): it pickles
+                   "corpus_source": corpus_source}
             self._send("train", job)
             last = time.monotonic()
             while True:

@@ -17,6 +17,10 @@ Endpoints (everything else answers 501 and names the request, so a missing route
     POST /api/{type}s/{id}/commit/{branch}                   NDJSON: header, file (base64), deletedFile/Folder
     HEAD/GET /[datasets/|spaces/]{id}/resolve/{rev}/{path}   hf_hub_download / snapshot_download
 
+Dataset repositories (add_repo(..., repo_type="dataset")) use the same routes: babybert/hub_dataset.py
+calls dataset_info(files_metadata=True) (siblings with sizes) and hf_hub_download of
+datasets/{id}/resolve/{commit}/{path}, for the card (README.md) and the split's data files.
+
 Storage: every commit keeps a full {path: bytes} snapshot, so any branch or 40-hex commit id works as a
 revision. The API commits to existing branches only ("main"); add_commit(branch=...) makes others.
 Files are never uploaded through LFS/Xet (the client is told "regular" and sends them base64 inline),
