@@ -24,6 +24,7 @@ import gradio as gr
 from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
 from babybert.data import masking_walkthrough, parse_corpus, split_corpus
 from babybert.hub import get_tokenizer, pull, push
+from babybert.hub_dataset import corpus_from_dataset
 from babybert.plots import architecture_figure, attention_figure, loss_figure
 from babybert.embeddings import NEIGHBOUR_COLUMNS, embedding_view
 from babybert.runs import Run, overlays
@@ -149,6 +150,25 @@ def load_upload(path) -> str:
         return read_upload(path, LIMITS)
 
 
+def load_dataset_ui(spec, split, column, rows, request: gr.Request):
+    """A Hub dataset into the corpus box, a row a document, with the same limits as an upload; the
+    box stays editable, and a run on it records where the text came from and how it was split."""
+    session = session_of(request)
+    with user_errors():
+        rows = whole("rows", rows, 1, 1_000_000)
+        text_of = lambda x: x.strip() if isinstance(x, str) else ""  # noqa: E731
+        found = corpus_from_dataset(text_of(spec), split=text_of(split) or "train", text_column=text_of(column) or "text",
+                                    max_rows=rows, max_bytes=4 * LIMITS.max_corpus_chars, endpoint=HUB_ENDPOINT,
+                                    token=hub_token(None, "", write=False),
+                                    cache_dir=SESSIONS.directory(session_key(request)) / "datasets", local=False)
+        text = found.path.read_text(encoding="utf-8")
+        if len(text) > LIMITS.max_corpus_chars:
+            raise ValueError(f"those rows have {len(text):,} characters of text; this server takes corpora up to "
+                             f"{LIMITS.max_corpus_chars:,}: take fewer rows")
+    session.dataset = (text, found.name, found.description)
+    return text, f"Loaded {found.description}."
+
+
 def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
                 batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, tokenizer_from="corpus",
                 tokenizer_repo=None, overlay=True, request: gr.Request = None):
@@ -167,7 +187,9 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
     session.stop = threading.Event()
     session.training = True
     view, shown = TrainView(), {}
-    corpus_name = corpus_label(corpus)
+    corpus_name, corpus_source = corpus_label(corpus), None
+    if session.dataset is not None and session.dataset[0] == corpus:  # loaded from a Hub dataset, unedited
+        _, corpus_name, corpus_source = session.dataset
     if overlay and session.runs:
         now = {"train_config": config.to_dict(), "model_config": vars(model_config), "corpus": {"name": corpus_name},
                "tokenizer": repo, "init": str(init) if init else None}
@@ -183,7 +205,8 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
             model_config, config = with_tokenizer(model_config, config, tokenizer, LIMITS)
         # batches arrive a few times a second, and an empty one every 0.1 s in between: a clock
         for events in training_batches(docs, model_config, config, out_dir=out_dir, init=init, stop=session.stop,
-                                       corpus_name=corpus_name, probes=probe_list, tokenizer=tokenizer):
+                                       corpus_name=corpus_name, probes=probe_list, tokenizer=tokenizer,
+                                       corpus_source=corpus_source):
             for event in events:
                 view.update(event)
             now = time.monotonic()
@@ -590,6 +613,15 @@ def build_demo() -> gr.Blocks:
                     gr.Markdown(FORMAT_HELP)
                     stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)), elem_id="corpus-stats")
                     upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=120, elem_id="upload")
+                    with gr.Accordion("…or load a Hub dataset", open=False):
+                        dataset_id = gr.Textbox(label="Hub dataset (OWNER/NAME or OWNER/NAME:CONFIG)",
+                                                placeholder="roneneldan/TinyStories", elem_id="dataset-id")
+                        with gr.Row():
+                            dataset_split = gr.Textbox("train", label="Split")
+                            dataset_column = gr.Textbox("text", label="Text column")
+                            dataset_rows = Number(1000, label="Rows (the first N; a row is a document)", precision=0)
+                        load_dataset = gr.Button("Load into the corpus box")
+                        dataset_note = gr.Markdown(elem_id="dataset-note")
                 with gr.Column(scale=2):
                     tasks = CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
                     start_from = gr.Radio([("from scratch", "scratch"),
@@ -643,6 +675,8 @@ def build_demo() -> gr.Blocks:
 
             example.change(load_example, example, corpus, api_name=False)
             upload.upload(load_upload, upload, corpus, api_name=False, show_progress="hidden")  # an error keeps the box readable
+            load_dataset.click(load_dataset_ui, [dataset_id, dataset_split, dataset_column, dataset_rows],
+                               [corpus, dataset_note], api_name="load_dataset")
             corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
             # the button says so when this session already trains (an API client's second call waits in the queue)
             train_inputs = [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,

@@ -53,12 +53,14 @@ class DatasetCorpus:
 
 def corpus_from_dataset(spec: str, *, split: str = "train", text_column: str = "text", max_rows: int | None = None,
                         max_bytes: int = MAX_BYTES, endpoint: str | None = None, token: str | None = None,
-                        cache_dir: str | Path | None = None, revision: str | None = None) -> DatasetCorpus:
+                        cache_dir: str | Path | None = None, revision: str | None = None,
+                        local: bool = True) -> DatasetCorpus:
     """The corpus of `spec`: a Hub dataset `OWNER/NAME[:CONFIG]`, or a local .txt (documents between
     blank lines), .jsonl, .json, .parquet or .csv file. Each row of `split` (its first `max_rows`)
     is a document; its `text_column` is split into sentences (sentences.py), or kept at its line
     breaks when it has any. Over `max_bytes` to download, or of text, is an error (the app passes its
-    upload limit). Errors are ValueErrors (HubError) that say what to do."""
+    upload limit). Errors are ValueErrors (HubError) that say what to do. A server passes
+    `local=False`: a name a visitor typed must never open a file of the server's."""
     spec = (spec or "").strip()
     if not spec:
         raise HubError("no dataset given: write OWNER/NAME[:CONFIG] (e.g. roneneldan/TinyStories) or a data file's path")
@@ -66,7 +68,9 @@ def corpus_from_dataset(spec: str, *, split: str = "train", text_column: str = "
         raise HubError(f"--max-rows must be at least 1, got {max_rows}")
     _import_datasets()  # before anything is downloaded: without it nothing can be read
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = local_path(spec)
+    path = local_path(spec) if local else None
+    if not local:
+        parse_spec(spec)  # only ever OWNER/NAME[:CONFIG]
     if path is not None:
         return _from_file(path, split, text_column, max_rows, max_bytes, cache)
     return _from_hub(spec, split, text_column, max_rows, max_bytes, endpoint, token, cache, revision)

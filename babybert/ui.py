@@ -91,6 +91,7 @@ class Session:
     stop: threading.Event = field(default_factory=threading.Event)
     training: bool = False
     runs: list[Run] = field(default_factory=list)  # this session's finished runs, oldest first (at most MAX_RUNS)
+    dataset: tuple[str, str, str] | None = None  # (text, name, description) of the Hub dataset loaded last
     last_used: float = field(default_factory=time.monotonic)
 
 

@@ -13,6 +13,7 @@ from gradio_client.utils import Status
 from babybert import Done, Start
 
 from .conftest import READ, TINY_MODEL, WRITE, animal_corpus, running_app, tiny_train_config
+from .test_hub_dataset import parquet
 from .test_published_tokenizer import old_layout_bert
 
 TINY = dict(vocab_size=256, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_seq_len=32,
@@ -209,6 +210,31 @@ def test_bad_tokenizer_choices_are_clear_errors(server, choice, message):
     args = {**train_args(3), "tokenizer_from": "hub", **choice}
     with pytest.raises(Exception, match=message):
         client.predict(**args, api_name="/train")
+
+
+def test_a_hub_dataset_loads_into_the_corpus_box_and_the_run_records_it(server, app_hub, tmp_path):
+    """Train tab, "…or load a Hub dataset": a row is a document (document i holds row i's text), the
+    first N rows only, the same limits as an upload, and the checkpoint says where the text came from."""
+    texts = [f"The {animal} lives on the farm. Every morning the {animal} says {sound}! It sleeps at night."
+             for animal, sound in [("cow", "moo"), ("dog", "woof"), ("cat", "meow"), ("duck", "quack")] * 6]
+    app_hub.add_repo("alice/farm-rows", {"data/train-00000-of-00001.parquet": parquet({"text": texts})},
+                     repo_type="dataset")
+    client = Client(server, verbose=False)
+    corpus, note = client.predict("alice/farm-rows", "train", "text", 20, api_name="/load_dataset")
+    documents = [d.splitlines() for d in corpus.strip().split("\n\n")]
+    assert [" ".join(d) for d in documents] == texts[:20]
+    assert documents[0] == ["The cow lives on the farm.", "Every morning the cow says moo!", "It sleeps at night."]
+    assert "the first 20 rows of alice/farm-rows" in note and "BabyBERT's splitter" in note
+    download = client.predict(**dict(train_args(3), corpus=corpus), api_name="/train")[5]
+    with zipfile.ZipFile(download["value"]) as z:
+        corpus_info = json.loads(z.read("babybert-session/babybert.json"))["corpus"]
+    assert corpus_info["name"] == "alice/farm-rows" and corpus_info["source"].startswith("the first 20 rows")
+    for spec, message in [("../../etc/passwd", "invalid dataset"), ("examples/world_facts.txt", "examples/world_facts.txt not found on http"),
+                          ("alice/missing", "not found"), ("", "no dataset given")]:
+        with pytest.raises(Exception, match=message):  # never a file of the server's
+            client.predict(spec, "train", "text", 20, api_name="/load_dataset")
+    with pytest.raises(Exception, match="no column 'story'"):
+        client.predict("alice/farm-rows", "train", "story", 20, api_name="/load_dataset")
 
 
 def test_model_tab_tokenizer_view_shows_pieces_ids_and_continuations(server):
