@@ -35,7 +35,7 @@ from babybert.train import Progress
 from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, add_run, check_corpus,
                          check_settings, corpus_summary, example_corpora, make_configs, plural, pulled_summary, read_upload,
                          tokenizer_choice, whole, with_tokenizer, zip_checkpoint)
-from babybert.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, tokenize_view
+from babybert.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, text_stats, tokenize_view
 from babybert.worker import WorkerPool, niceness, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
@@ -77,7 +77,12 @@ def on_torch(fn, *args):
 
 @lru_cache(maxsize=1)
 def default_model():
-    return on_torch(load_checkpoint, DEFAULT_CHECKPOINT)
+    ckpt = on_torch(load_checkpoint, DEFAULT_CHECKPOINT)
+    if not ckpt.info.get("vocabulary"):  # trained before training recorded it: count its training split, as training does
+        train_split = split_corpus(parse_corpus(load_example(DEFAULT_EXAMPLE)), ckpt.info["train_config"]["holdout"])[0]
+        ckpt.info["vocabulary"] = text_stats(ckpt.tokenizer, (s for d in train_split for s in d),
+                                             source="the training split").to_dict()
+    return ckpt
 
 
 def session_key(request: gr.Request) -> str:
