@@ -125,7 +125,8 @@ def as_sent(component_class):
     return make
 
 
-Slider, Number, Dropdown, CheckboxGroup = (as_sent(c) for c in (gr.Slider, gr.Number, gr.Dropdown, gr.CheckboxGroup))
+Slider, Number, Dropdown, CheckboxGroup, Radio = (as_sent(c) for c in (gr.Slider, gr.Number, gr.Dropdown, gr.CheckboxGroup,
+                                                                       gr.Radio))
 
 
 def user_error(message: str) -> gr.Error:
@@ -632,8 +633,8 @@ def build_demo() -> gr.Blocks:
                     start_from = gr.Radio([("from scratch", "scratch"),
                                            ("continue from the current model (trained or pulled last)", "continue")],
                                           value="scratch", label="Start")
-                    tokenizer_from = gr.Radio([("train a WordPiece on my corpus", "corpus"), ("from a Hub repo", "hub")],
-                                              value="corpus", label="Tokenizer", elem_id="tokenizer-from")
+                    tokenizer_from = Radio([("train a WordPiece on my corpus", "corpus"), ("from a Hub repo", "hub")],
+                                           value="corpus", label="Tokenizer", elem_id="tokenizer-from")
                     tokenizer_repo = gr.Textbox(label="Tokenizer repository (its tokenizer files only; new weights)",
                                                 placeholder="google-bert/bert-base-uncased", visible=False,
                                                 elem_id="tokenizer-repo")

@@ -95,7 +95,8 @@ def call_api(url: str, api_name: str, data: list, session: str):
 
 def _app_round(url: str, inputs: list[str], settings: dict, corpus: str, stop_after: float | None = None) -> dict:
     """One /train call; the time of each streamed update that shows a new plot with a step on it."""
-    args = dict(settings, corpus=corpus, start_from="scratch", probes="")
+    args = dict(settings, corpus=corpus, start_from="scratch", probes="", tokenizer_from="corpus", tokenizer_repo="",
+                overlay=False)
     session = secrets.token_hex(8)
     t0 = time.perf_counter()
     times, stop_asked, shown, finished = [], None, None, None

@@ -26,7 +26,7 @@ MAX_CHARS = 150_000  # the server's corpus limit in these tests (BABYBERT_MAX_CO
 GOOD = animal_corpus(12)
 TRAIN = dict(corpus=GOOD, tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_layers=2, num_heads=2,
              intermediate_size=64, max_seq_len=32, batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, time_budget=2,
-             seed=0, start_from="scratch", probes="")
+             seed=0, start_from="scratch", probes="", tokenizer_from="corpus", tokenizer_repo="", overlay=True)
 QUESTION = "every morning the cow says [MASK]."
 
 
@@ -136,6 +136,19 @@ CASES = {
     "model over the server's size": (train_with(hidden_size=512, num_layers=8, intermediate_size=2048, vocab_size=8192),
                                      "this server trains up to"),
     "probe without mask or pair": (train_with(probes="just words"), "no \\[MASK\\] and no '\\|\\|\\|'"),
+    # the tokenizer choice, a Hub dataset, the Model tab's views (issue 14)
+    "unknown tokenizer choice": (train_with(tokenizer_from="bpe"), "unknown tokenizer choice .bpe.: choose corpus or hub"),
+    "tokenizer repo not text": (train_with(tokenizer_from="hub", tokenizer_repo=None), "no tokenizer repository given"),
+    "tokenizer repo a path": (train_with(tokenizer_from="hub", tokenizer_repo="/etc/passwd"), "invalid tokenizer repository"),
+    "dataset rows a string": (("/load_dataset", ["alice/x", "train", "text", "many"]), "rows must be a number"),
+    "dataset rows 0": (("/load_dataset", ["alice/x", "train", "text", 0]), "rows must be between 1 and"),
+    "dataset a path": (("/load_dataset", ["../../etc/passwd", "train", "text", 10]), "invalid dataset"),
+    "dataset not text": (("/load_dataset", [None, "train", "text", 10]), "no dataset given"),
+    "tokenize not text": (("/tokenize", [None, "trained"]), "type up to 10,000 characters"),
+    "tokenize unknown model": (("/tokenize", ["the cow", "../../x"]), "unknown model"),
+    "embeddings words a string": (("/embeddings", ["cow", "lots", "trained"]), "words drawn must be a number"),
+    "embeddings 2 words": (("/embeddings", ["cow", 2, "trained"]), "words drawn must be between 3 and 300"),
+    "embeddings unknown word": (("/embeddings", ["zzzzqqq", 50, "trained"]), "\[UNK\]|not in|unknown"),
     "top k 0": (fill(QUESTION, top_k=0), "top k must be between 1 and 50"),
     "top k a string": (fill(QUESTION, top_k="five"), "top k must be a number"),
     "unknown model": (fill(QUESTION, which="../../etc/passwd"), "unknown model"),
