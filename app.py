@@ -156,11 +156,23 @@ def load_upload(path) -> str:
         return read_upload(path, LIMITS)
 
 
+# the library's messages name the command line's flags; the app names its own fields
+APP_FIELDS = {"with --text-column": "in the Text column field", "with --split": "in the Split field",
+              "with --max-rows N": "in the Rows field",
+              "pass a token that can read it, with --token or HF_TOKEN": "this app reads public datasets only"}
+
+
+def in_app_words(message: str) -> str:
+    for flag, field in APP_FIELDS.items():
+        message = message.replace(flag, field)
+    return message
+
+
 def load_dataset_ui(spec, split, column, rows, request: gr.Request):
     """A Hub dataset into the corpus box, a row a document, with the same limits as an upload; the
     box stays editable, and a run on it records where the text came from and how it was split."""
     session = session_of(request)
-    with user_errors():
+    try:
         rows = whole("rows", rows, 1, 1_000_000)
         text_of = lambda x: x.strip() if isinstance(x, str) else ""  # noqa: E731
         found = corpus_from_dataset(text_of(spec), split=text_of(split) or "train", text_column=text_of(column) or "text",
@@ -171,6 +183,8 @@ def load_dataset_ui(spec, split, column, rows, request: gr.Request):
         if len(text) > LIMITS.max_corpus_chars:
             raise ValueError(f"those rows have {len(text):,} characters of text; this server takes corpora up to "
                              f"{LIMITS.max_corpus_chars:,}: take fewer rows")
+    except ValueError as e:
+        raise user_error(in_app_words(str(e))) from None
     session.dataset = (text, found.name, found.description)
     return text, f"Loaded {found.description}."
 
