@@ -33,8 +33,8 @@ from babybert.runs import write_csv as write_runs_csv
 from babybert.predict import mask_examples, nsp_examples, parse_probes
 from babybert.train import Progress
 from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, add_run, check_corpus,
-                         check_settings, corpus_summary, example_corpora, make_configs, plural, pulled_summary, read_upload,
-                         tokenizer_choice, whole, with_tokenizer, zip_checkpoint)
+                         check_settings, corpus_summary, example_corpora, keep_only, make_configs, plural, pulled_summary,
+                         read_upload, tokenizer_choice, whole, with_tokenizer, zip_checkpoint)
 from babybert.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, text_stats, tokenize_view
 from babybert.worker import WorkerPool, niceness, without_live_model
 
@@ -330,10 +330,6 @@ def runs_outputs(request: gr.Request):
     return gr.update(value=rows, headers=headers), gr.update(value=str(path), visible=True)
 
 
-def show_runs(request: gr.Request):
-    return runs_outputs(request)
-
-
 def clear_runs(request: gr.Request):
     session_of(request).runs.clear()
     return runs_outputs(request)
@@ -350,10 +346,7 @@ def redraw_runs_plot(overlay, request: gr.Request):
     path.parent.mkdir(parents=True, exist_ok=True)
     loss_figure(last.history, last.eval_history, title=f"Pretraining loss ({last.name})", dpi=80,
                 earlier=earlier).savefig(path)
-    for old in path.parent.glob("loss-*.png"):  # as TrainView.png: only the picture shown is kept
-        if old != path:
-            old.unlink(missing_ok=True)
-    return str(path)
+    return keep_only(path)
 
 
 def tokenizer_controls(tokenizer_from):
@@ -716,7 +709,7 @@ def build_demo() -> gr.Blocks:
             stop.click(stop_training, None, status, api_name="stop", queue=False)
             tokenizer_from.change(tokenizer_controls, tokenizer_from, [tokenizer_repo, vocab_size], api_name=False,
                                   queue=False, show_progress="hidden")
-            refresh_runs.click(show_runs, None, [runs_view, runs_csv], api_name="runs", queue=False)
+            refresh_runs.click(runs_outputs, None, [runs_view, runs_csv], api_name="runs", queue=False)
             forget_runs.click(clear_runs, None, [runs_view, runs_csv], api_name="clear_runs", queue=False)
             overlay.change(redraw_runs_plot, overlay, plot, api_name=False, show_progress="hidden")
             controls = [tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .train import Eval, Progress
 
-REPORTERS = {"tensorboard": "tensorboard", "trackio": "trackio"}  # name -> the package it needs
+REPORTERS = ("tensorboard", "trackio")  # each is also the name of the package it needs
 TRACKIO_PROJECT = "babybert"
 
 
@@ -48,7 +48,7 @@ def open_reporter(kind: str, *, name: str, settings: dict,
         else:
             import trackio
     except ImportError:
-        raise ValueError(f"--report-to {kind} needs the {REPORTERS[kind]} package: "
+        raise ValueError(f"--report-to {kind} needs the {kind} package: "
                          f"pip install \"babybert[{kind}]\"") from None
 
     if kind == "tensorboard":

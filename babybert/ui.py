@@ -369,10 +369,7 @@ class TrainView:
         self.plot.update(self.history, self.eval_history, max_points=300, live=live, expected_steps=self.expected_steps,
                          pause=self.pause)
         self.plot.png(path)
-        for old in directory.glob("loss-*.png"):
-            if old != path:
-                old.unlink(missing_ok=True)
-        return str(path)
+        return keep_only(path)
 
     def metrics_markdown(self) -> str:
         if not self.eval_history:
@@ -385,6 +382,14 @@ class TrainView:
         cells = "\n".join(f"| {name} | {'–' if v is None else (f'{v:.1%}' if kind == 'pct' else f'{v:.2f}')} |"
                           for name, v, kind in rows)
         return f"**{label}**\n\n| metric | value |\n|---|---|\n{cells}"
+
+
+def keep_only(picture: Path) -> str:
+    """`picture`, the live plot now shown, with the older loss-*.png files beside it deleted."""
+    for old in picture.parent.glob("loss-*.png"):
+        if old != picture:
+            old.unlink(missing_ok=True)
+    return str(picture)
 
 
 def zip_checkpoint(directory: Path) -> Path:
