@@ -21,22 +21,26 @@ from functools import lru_cache
 
 import gradio as gr
 
-from babybert import attention, fill_mask, load_checkpoint, next_sentence, train
-from babybert.data import masking_walkthrough, parse_corpus, split_corpus
-from babybert.hub import get_tokenizer, pull, push
-from babybert.hub_dataset import corpus_from_dataset
-from babybert.plots import architecture_figure, attention_figure, loss_figure
-from babybert.embeddings import NEIGHBOUR_COLUMNS, embedding_view
-from babybert.runs import Run, overlays
-from babybert.runs import table as runs_table
-from babybert.runs import write_csv as write_runs_csv
-from babybert.predict import mask_examples, nsp_examples, parse_probes
-from babybert.train import Progress
-from babybert.ui import (DEFAULT_CHECKPOINT, DEFAULT_SETTINGS, Limits, Sessions, TrainView, add_run, check_corpus,
-                         check_settings, corpus_summary, example_corpora, keep_only, make_configs, plural, pulled_summary,
-                         read_upload, tokenizer_choice, whole, with_tokenizer, zip_checkpoint)
-from babybert.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, text_stats, tokenize_view
-from babybert.worker import WorkerPool, niceness, without_live_model
+from babybert import attention, fill_mask, load_checkpoint, next_sentence
+from babybert import train
+from babybert.data.batches import masking_walkthrough
+from babybert.data.corpus import parse_corpus, split_corpus
+from babybert.hub.repos import get_tokenizer, pull, push
+from babybert.hub.dataset import corpus_from_dataset
+from babybert.analysis.plots import architecture_figure, attention_figure, loss_figure
+from babybert.analysis.embeddings import NEIGHBOUR_COLUMNS, embedding_view
+from babybert.analysis.runs import Run, overlays
+from babybert.analysis.runs import table as runs_table
+from babybert.analysis.runs import write_csv as write_runs_csv
+from babybert.analysis.predict import mask_examples, nsp_examples, parse_probes
+from babybert.training.events import Progress
+from babybert.paths import DEFAULT_CHECKPOINT
+from babybert.server.inputs import (DEFAULT_SETTINGS, check_corpus, check_settings, corpus_summary, example_corpora, make_configs, read_upload, tokenizer_choice, whole, with_tokenizer)
+from babybert.server.limits import Limits, plural
+from babybert.server.sessions import Sessions, add_run
+from babybert.server.view import TrainView, keep_only, pulled_summary, zip_checkpoint
+from babybert.analysis.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, text_stats, tokenize_view
+from babybert.server.worker import WorkerPool, niceness, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
     import spaces

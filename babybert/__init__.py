@@ -10,13 +10,14 @@ import os  # noqa: E402
 # "Corpora of any size"). Set before any kernel runs; a value the user set is kept.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
 
-from .config import ModelConfig, TrainConfig  # noqa: E402
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
-from .data import parse_corpus, read_corpus, split_corpus  # noqa: E402
-from .evaluate import Metrics, evaluate  # noqa: E402
-from .model import BabyBert  # noqa: E402
-from .predict import Candidate, attention, fill_mask, next_sentence  # noqa: E402
-from .train import Done, Eval, Probes, Progress, Sample, Start, train  # noqa: E402
+from babybert.config import ModelConfig, TrainConfig  # noqa: E402
+from babybert.bert.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
+from babybert.data.corpus import parse_corpus, read_corpus, split_corpus  # noqa: E402
+from babybert.analysis.evaluate import Metrics, evaluate  # noqa: E402
+from babybert.bert.model import BabyBert  # noqa: E402
+from babybert.analysis.predict import Candidate, attention, fill_mask, next_sentence  # noqa: E402
+from babybert.training.events import Done, Eval, Probes, Progress, Sample, Start
+from babybert.training.loop import train  # noqa: E402
 
 __all__ = [
     "ModelConfig", "TrainConfig", "BabyBert", "Checkpoint", "load_checkpoint", "save_checkpoint",

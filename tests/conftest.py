@@ -19,8 +19,9 @@ os.environ["BABYBERT_CACHE"] = tempfile.mkdtemp(prefix="babybert-tests-cache-") 
 for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
     os.environ.pop(_var, None)
 
-from babybert import ModelConfig, TrainConfig, parse_corpus, train  # noqa: E402
-from babybert.train import Done  # noqa: E402
+from babybert import ModelConfig, TrainConfig, parse_corpus
+from babybert import train  # noqa: E402
+from babybert.training.events import Done  # noqa: E402
 
 from .hub_server import HubServer  # noqa: E402
 

@@ -6,7 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from babybert import TrainConfig, distributed, parse_corpus, train
+from babybert import TrainConfig, parse_corpus
+from babybert import train
+from babybert.training import distributed
 from tests.conftest import TINY_MODEL, animal_corpus
 
 

@@ -5,7 +5,7 @@ It shares no code with `babybert`: its own corpus reading, held-out split, maski
 Only the definitions are shared (the README's): 15% of a sentence's pieces (stochastic rounding,
 at least one) replaced by [MASK]; whole words = pre-tokenizer words with a letter or digit, every
 piece masked, right only if every piece is; NSP = each sentence with a successor, half IsNext,
-half a random sentence of another document. A test compares it with `babybert.evaluate`, so a
+half a random sentence of another document. A test compares it with `babybert.analysis.evaluate`, so a
 batching mistake cannot fool both at once.
 
     python -m tests.independent_scorer CHECKPOINT --corpus FILE [--split held-out|all] [--max-sentences N]

@@ -242,7 +242,7 @@ def test_model_tab_tokenizer_view_shows_pieces_ids_and_continuations(server):
     same checkpoint), `##` continuations are marked, and the summary says where its counts come from."""
     from transformers import AutoTokenizer
 
-    from babybert.ui import DEFAULT_CHECKPOINT
+    from babybert.paths import DEFAULT_CHECKPOINT
     client = Client(server, verbose=False)
     text = "volcanoes erupt under the glaciers of iceland."
     pieces, rows, summary, top = client.predict(text, "default", api_name="/tokenize")
@@ -265,7 +265,7 @@ def test_model_tab_embedding_view_marks_a_words_nearest_neighbours(server):
     import torch
     from transformers import AutoTokenizer, BertForPreTraining
 
-    from babybert.ui import DEFAULT_CHECKPOINT
+    from babybert.paths import DEFAULT_CHECKPOINT
     client = Client(server, verbose=False)
     figure, note, rows = client.predict("france", 50, "default", api_name="/embeddings")
     assert figure and "50 most frequent words" in note

@@ -17,8 +17,8 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import Status
 
-from babybert.__main__ import main
-from babybert.bench_app import call_api
+from babybert.cli.main import main
+from babybert.bench.app import call_api
 
 from .conftest import WRITE, animal_corpus, running_app
 

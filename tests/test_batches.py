@@ -12,11 +12,10 @@ import random
 import pytest
 import torch
 
-from babybert.data import (SpecialIds, build_inputs, draw_pairs, encode_corpus, epoch_batches, mask_tokens,
-                           nsp_firsts)
-from babybert.evaluate import evaluate
-from babybert.model import BabyBert
-from babybert.tokenizer import train_tokenizer
+from babybert.data.batches import (SpecialIds, build_inputs, draw_pairs, encode_corpus, epoch_batches, mask_tokens, nsp_firsts)
+from babybert.analysis.evaluate import evaluate
+from babybert.bert.model import BabyBert
+from babybert.bert.tokenizer import train_tokenizer
 
 from .conftest import TINY_MODEL
 

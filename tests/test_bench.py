@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from babybert.bench import _babybert_runner, _transformers_runner, recipe_example, train_flops_per_token
+from babybert.bench.throughput import _babybert_runner, _transformers_runner, recipe_example, train_flops_per_token
 from babybert.config import ModelConfig, TrainConfig
-from babybert.data import SpecialIds, draw_pairs, encode_corpus
-from babybert.tokenizer import train_tokenizer
+from babybert.data.batches import SpecialIds, draw_pairs, encode_corpus
+from babybert.bert.tokenizer import train_tokenizer
 
 
 def test_contenders_see_the_same_tokens(documents):
@@ -32,7 +32,7 @@ def test_contenders_see_the_same_tokens(documents):
 
 def test_quick_bench_numbers_are_consistent(tmp_path, corpus_text, capsys):
     """`bench --quick --json`: one JSON object on the last line, whose numbers agree with each other."""
-    from babybert.__main__ import main
+    from babybert.cli.main import main
 
     path = tmp_path / "animals.txt"
     path.write_text(corpus_text)
@@ -50,7 +50,7 @@ def test_quick_bench_numbers_are_consistent(tmp_path, corpus_text, capsys):
 
 
 def test_flops_grow_with_every_part_of_the_model():
-    from babybert.bench import train_flops_per_token
+    from babybert.bench.throughput import train_flops_per_token
 
     base = ModelConfig(vocab_size=4096)
     f = train_flops_per_token(base, 64)
@@ -62,7 +62,7 @@ def test_flops_grow_with_every_part_of_the_model():
 
 
 def test_scaling_bench_alternates_rounds_and_reports_efficiency(monkeypatch):
-    from babybert import bench_scaling
+    from babybert.bench import scaling as bench_scaling
 
     calls = []
 

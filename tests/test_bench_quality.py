@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from babybert.__main__ import main
+from babybert.cli.main import main
 from babybert.config import TrainConfig
-from babybert.bench_quality import recipe_pairs, recipe_tokenizer, run_quality_bench, score, train_recipe
+from babybert.bench.quality import recipe_pairs, recipe_tokenizer, run_quality_bench, score, train_recipe
 
 
 def test_recipe_pairs_are_true_next_sentences_or_from_another_document():

@@ -9,7 +9,7 @@ from huggingface_hub import ModelCard
 from safetensors.torch import save_file
 
 from babybert import load_checkpoint, save_checkpoint
-from babybert.checkpoint import from_hf_state_dict, to_hf_state_dict
+from babybert.bert.checkpoint import from_hf_state_dict, to_hf_state_dict
 
 
 def test_checkpoint_files(checkpoint_dir):

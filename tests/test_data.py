@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from babybert.data import (SpecialIds, build_inputs, draw_pairs, encode_corpus, epoch_batches, mask_tokens,
-                           parse_corpus, read_corpus, split_corpus)
-from babybert.tokenizer import train_tokenizer
+from babybert.data.batches import SpecialIds, build_inputs, draw_pairs, encode_corpus, epoch_batches, mask_tokens
+from babybert.data.corpus import parse_corpus, read_corpus, split_corpus
+from babybert.bert.tokenizer import train_tokenizer
 
 
 def test_parse_handles_bom_crlf_trailing_spaces_and_blank_runs():
@@ -75,7 +75,7 @@ def test_long_lines_are_split_not_dropped(tok):
 def test_the_encoded_corpus_holds_every_sentence_back_to_back(tok, documents, monkeypatch):
     """Sentence i is exactly its pieces, at starts[i]; ids are int32 with no padding; tokenizing in
     chunks (as large corpora are) gives the same corpus as in one go."""
-    import babybert.data as data
+    import babybert.data.batches as data
     sentences = [s for d in documents for s in d]
     corpus = encode_corpus(documents, tok, max_len=128)
     assert corpus.ids.dtype == torch.int32 and len(corpus) == len(sentences)

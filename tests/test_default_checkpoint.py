@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 
-from babybert import evaluate, fill_mask, load_checkpoint, read_corpus, split_corpus
+from babybert import evaluate
+from babybert import fill_mask, load_checkpoint, read_corpus, split_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "checkpoints" / "babybert-default"

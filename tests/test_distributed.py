@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from babybert import evaluate, load_checkpoint, parse_corpus, split_corpus, train
+from babybert import evaluate
+from babybert import load_checkpoint, parse_corpus, split_corpus
+from babybert import train
 
 from .conftest import animal_corpus
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from babybert.checkpoint import Checkpoint
-from babybert.embeddings import embedding_view, fit_pca, frequent_words, nearest, neighbours
-from babybert.vocabulary import recorded_stats
+from babybert.bert.checkpoint import Checkpoint
+from babybert.analysis.embeddings import embedding_view, fit_pca, frequent_words, nearest, neighbours
+from babybert.analysis.vocabulary import recorded_stats
 
 
 def two_clusters(n: int = 40, dims: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,7 +85,7 @@ def test_nearest_is_a_brute_force_cosine_ranking(seed, k):
 @pytest.fixture
 def planted(trained):
     """A copy of the tiny trained model whose 'moo' embedding points as 'cow's does (x3)."""
-    from babybert.model import BabyBert
+    from babybert.bert.model import BabyBert
     model = BabyBert(trained.model.config)
     model.load_state_dict(trained.model.state_dict())
     vocab = trained.tokenizer.get_vocab()

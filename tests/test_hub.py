@@ -12,8 +12,9 @@ import yaml
 from huggingface_hub import ModelCard
 
 from babybert import fill_mask, load_checkpoint
-from babybert.__main__ import main
-from babybert.hub import CHECKPOINT_FILES, HubError, deploy_space, pull, push, space_files
+from babybert.cli.main import main
+from babybert.hub.repos import CHECKPOINT_FILES, HubError, pull, push
+from babybert.hub.space import deploy_space, space_files
 
 from .conftest import BOB, HUB_TOKENS, READ, WRITE
 
@@ -208,8 +209,10 @@ def test_deploy_space_uploads_exactly_what_the_space_needs(hub):
     remote = hub.files("alice/babybert", repo_type="space")
     assert set(remote) == {".gitattributes", *space_files()}
     names = set(space_files())
-    assert {"app.py", "requirements.txt", "README.md", "babybert/__init__.py", "babybert/hub.py",
+    assert {"app.py", "requirements.txt", "README.md", "babybert/__init__.py", "babybert/hub/repos.py",
             "examples/world_facts.txt", "checkpoints/babybert-default/model.safetensors"} <= names
+    package = Path(__file__).resolve().parent.parent / "babybert"
+    assert {f"babybert/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")} <= names  # every layer
     assert not any(n.startswith(("tests/", "docs/", ".ci/", "runs/")) or "__pycache__" in n for n in names)
     assert hub.repos[("space", "alice/babybert")].sdk == "gradio"
 

@@ -13,8 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from babybert import load_checkpoint, parse_corpus, train
-from babybert.hub_dataset import corpus_from_dataset
+from babybert import load_checkpoint, parse_corpus
+from babybert import train
+from babybert.hub.dataset import corpus_from_dataset
 
 from .conftest import READ, TINY_MODEL, tiny_train_config
 
@@ -247,7 +248,7 @@ def test_the_cli_trains_and_evaluates_on_a_hub_dataset(hub, tmp_path, capsys):
     info = load_checkpoint(tmp_path / "m").info
     assert info["corpus"]["name"] == "alice/animals" and "sentences by BabyBERT's splitter" in info["corpus"]["source"]
     assert info["corpus"]["train"]["documents"] + info["corpus"]["held_out"]["documents"] == 30
-    from babybert.__main__ import main  # (in this process from here: each CLI start costs seconds of imports)
+    from babybert.cli.main import main
     assert main(["eval", str(tmp_path / "m"), "--json", *common, "--dataset-split", "train"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["mlm_accuracy"] is not None
     assert main(["train", "--dataset", "alice/secret", "--endpoint", hub.endpoint, "--out", str(tmp_path / "x")]) == 2

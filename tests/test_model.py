@@ -5,8 +5,8 @@ import torch
 from transformers import BertConfig, BertForPreTraining, pipeline
 
 from babybert import BabyBert, ModelConfig, load_checkpoint, save_checkpoint
-from babybert.checkpoint import to_hf_state_dict
-from babybert.model import POOL_SIZE, dropout
+from babybert.bert.checkpoint import to_hf_state_dict
+from babybert.bert.model import POOL_SIZE, dropout
 
 from .conftest import TINY_MODEL
 

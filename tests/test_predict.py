@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from babybert import attention, evaluate, fill_mask, next_sentence
-from babybert.predict import mask_examples
+from babybert import attention, fill_mask, next_sentence
+from babybert import evaluate
+from babybert.analysis.predict import mask_examples
 
 
 def test_fill_mask_several_masks_any_case(trained):

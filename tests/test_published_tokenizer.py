@@ -7,9 +7,10 @@ import sys
 
 import pytest
 
-from babybert import load_checkpoint, parse_corpus, train
-from babybert.hub import HubError, get_tokenizer
-from babybert.tokenizer import load_tokenizer
+from babybert import load_checkpoint, parse_corpus
+from babybert import train
+from babybert.hub.repos import HubError, get_tokenizer
+from babybert.bert.tokenizer import load_tokenizer
 
 from .conftest import TINY_MODEL, animal_corpus, tiny_train_config
 

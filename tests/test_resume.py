@@ -10,8 +10,9 @@ import threading
 import pytest
 import torch
 
-from babybert import Progress, TrainConfig, load_checkpoint, train
-from babybert.resume import STATE_FILE, load_training_state
+from babybert import Progress, TrainConfig, load_checkpoint
+from babybert import train
+from babybert.training.state import STATE_FILE, load_training_state
 
 from .conftest import TINY_MODEL
 
@@ -110,7 +111,7 @@ def test_saving_every_so_often_needs_an_output_folder(documents):
 
 
 def test_the_training_state_stays_local(hub, documents, tmp_path):
-    from babybert.hub import push
+    from babybert.hub.repos import push
 
     from .conftest import WRITE
     out = tmp_path / "ckpt"

@@ -12,9 +12,9 @@ import pytest
 from gradio_client import Client
 
 from babybert import train
-from babybert.__main__ import main
-from babybert.plots import LossPlot, smooth
-from babybert.runs import Run, change, differing, overlays, table, write_csv
+from babybert.cli.main import main
+from babybert.analysis.plots import LossPlot, smooth
+from babybert.analysis.runs import Run, change, differing, overlays, table, write_csv
 
 from .conftest import TINY_MODEL, animal_corpus, running_app, tiny_train_config
 
@@ -147,7 +147,7 @@ def test_report_to_trackio_logs_into_its_local_database(tmp_path):
 def test_report_to_without_the_package_says_what_to_install(monkeypatch):
     import builtins
 
-    from babybert.report import open_reporter
+    from babybert.training.report import open_reporter
     real_import = builtins.__import__
 
     def no_trackio(name, *args, **kwargs):

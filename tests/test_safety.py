@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted((ROOT / "babybert").glob("*.py")) + [ROOT / "app.py"]
+SOURCES = sorted((ROOT / "babybert").rglob("*.py")) + [ROOT / "app.py"]  # every layer
 
 
 def calls(path: Path):
@@ -27,7 +27,7 @@ def is_constant(node, value) -> bool:
     return isinstance(node, ast.Constant) and node.value is value
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_code_from_data(path):
     imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
                 if isinstance(node, (ast.Import, ast.ImportFrom))

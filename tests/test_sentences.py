@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from babybert.sentences import split_sentences
+from babybert.data.sentences import split_sentences
 
 
 @pytest.mark.parametrize("row, sentences", [

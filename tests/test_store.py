@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from babybert import stream, store
+from babybert.data import stream, store
 from babybert.config import TrainConfig
-from babybert.data import (MAX_LINE_CHARS, corpus_stats, encode_corpus, parse_corpus, read_corpus, split_corpus,
-                           take_sentences)
-from babybert.resume import corpus_fingerprint
-from babybert.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
-from babybert.train import Done, train
+from babybert.data.corpus import MAX_LINE_CHARS, corpus_stats, parse_corpus, read_corpus, split_corpus, take_sentences
+from babybert.data.batches import encode_corpus
+from babybert.training.state import corpus_fingerprint
+from babybert.bert.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from babybert.training.events import Done
+from babybert.training.loop import train
 
 from .conftest import TINY_MODEL, animal_corpus, tiny_train_config
 

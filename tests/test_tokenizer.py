@@ -2,7 +2,7 @@
 
 from transformers import AutoTokenizer
 
-from babybert.tokenizer import SPECIAL_TOKENS, load_tokenizer, save_tokenizer, train_tokenizer
+from babybert.bert.tokenizer import SPECIAL_TOKENS, load_tokenizer, save_tokenizer, train_tokenizer
 
 
 def test_special_tokens_come_first(documents):
@@ -34,7 +34,7 @@ def test_rare_characters_do_not_crowd_out_words():
 def test_unicode_corpus(tmp_path):
     from pathlib import Path
 
-    from babybert.data import read_corpus
+    from babybert.data.corpus import read_corpus
     docs = read_corpus(Path(__file__).parent.parent / "examples" / "unicode_sample.txt")
     tok = train_tokenizer((s for d in docs for s in d), vocab_size=500)
     text = docs[0][0]

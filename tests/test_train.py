@@ -6,8 +6,9 @@ import threading
 import pytest
 import torch
 
-from babybert import Done, Eval, ModelConfig, Progress, Sample, Start, TrainConfig, load_checkpoint, train
-from babybert.train import get_lr
+from babybert import Done, Eval, ModelConfig, Progress, Sample, Start, TrainConfig, load_checkpoint
+from babybert import train
+from babybert.training.loop import get_lr
 
 from .conftest import TINY_MODEL, tiny_train_config
 
@@ -49,8 +50,8 @@ def test_same_seed_same_losses_and_other_seed_differs(documents):
 
 def test_held_out_scores_hide_15_percent_whatever_the_training_rate(documents):
     """Evaluation masks at BERT's 15% even when training masks more, so scores compare across runs."""
-    from babybert.data import split_corpus
-    from babybert.evaluate import evaluate
+    from babybert.data.corpus import split_corpus
+    from babybert.analysis.evaluate import evaluate
     done = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=5, mask_prob=0.45)))[-1]
     held_out = split_corpus(documents)[1]
     assert done.metrics == evaluate(done.model, done.tokenizer, held_out, seed=0, mask_prob=0.15)
@@ -152,7 +153,7 @@ def saved_after_three_steps(documents, out) -> bytes:
 
 def inject_at_step(monkeypatch, step: int, fault) -> None:
     """Training step `step` gets `fault(loss, mlm, nsp)` (which may raise) instead of its losses."""
-    T = importlib.import_module("babybert.train")  # the module: babybert.train is also the function
+    T = importlib.import_module("babybert.training.loop")
     real, calls = T.pretraining_loss, []
 
     def injected(model, batch, tasks):
@@ -206,7 +207,7 @@ def test_other_runtime_errors_are_not_called_out_of_memory(documents, tmp_path, 
 def test_losses_read_back_every_few_steps_give_the_same_run(documents, monkeypatch):
     """On a GPU the losses are read back every LOSS_READ_EVERY_CUDA steps, not every step (each read
     waits for the GPU). Forced on CPU: the same events, the same weights, and one read per 5 steps."""
-    T = importlib.import_module("babybert.train")
+    T = importlib.import_module("babybert.training.loop")
     config = tiny_train_config(max_steps=23, eval_every=10)
     every_step = list(train(documents, TINY_MODEL, config))
     reads = []

@@ -7,12 +7,14 @@ import pytest
 from PIL import Image
 
 from babybert import BabyBert, Done, Eval, ModelConfig, Progress, Sample, Start
-from babybert.data import CorpusStats
-from babybert.evaluate import Metrics
-from babybert.plots import LossPlot
-from babybert.predict import Candidate, MaskedExample, parse_probes
-from babybert.ui import (DEFAULT_SETTINGS, Limits, Sessions, TrainView, check_settings, corpus_summary, estimate_parameters,
-                         make_configs)
+from babybert.data.corpus import CorpusStats
+from babybert.analysis.evaluate import Metrics
+from babybert.analysis.plots import LossPlot
+from babybert.analysis.predict import Candidate, MaskedExample, parse_probes
+from babybert.server.inputs import DEFAULT_SETTINGS, check_settings, corpus_summary, estimate_parameters, make_configs
+from babybert.server.limits import Limits
+from babybert.server.sessions import Sessions
+from babybert.server.view import TrainView
 
 SLIDERS = DEFAULT_SETTINGS
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from transformers import BertTokenizerFast
 
-from babybert import vocabulary
-from babybert.checkpoint import Checkpoint
-from babybert.data import piece_ids, split_corpus
-from babybert.tokenizer import train_tokenizer
-from babybert.vocabulary import count_ids, ids_stats, pieces, text_stats, tokenize_view
+from babybert.analysis import vocabulary
+from babybert.bert.checkpoint import Checkpoint
+from babybert.data.corpus import piece_ids, split_corpus
+from babybert.bert.tokenizer import train_tokenizer
+from babybert.analysis.vocabulary import count_ids, ids_stats, pieces, text_stats, tokenize_view
 
 
 def obvious_counts(tokenizer, sentences):

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from babybert import Done, Eval, Probes, Progress, Sample, Start, load_checkpoint, train
-from babybert.worker import Worker, WorkerDied, WorkerPool
+from babybert import Done, Eval, Probes, Progress, Sample, Start, load_checkpoint
+from babybert import train
+from babybert.server.worker import Worker, WorkerDied, WorkerPool
 
 from .conftest import TINY_MODEL, tiny_train_config
 
@@ -84,7 +85,7 @@ def test_a_dead_worker_is_reported_and_replaced(pool, documents, tmp_path):
 
 
 def test_worker_priority_comes_from_the_environment():
-    from babybert.worker import WORKER_NICENESS, niceness
+    from babybert.server.worker import WORKER_NICENESS, niceness
     assert niceness({}) == WORKER_NICENESS == 4
     assert niceness({"BABYBERT_WORKER_NICE": "0"}) == 0
     for bad in ("-5", "20", "low"):

@@ -1,4 +1,4 @@
-"""`babybert.evaluate` against an evaluator that shares none of its code (tests/independent_scorer.py:
+"""`babybert.analysis.evaluate` against an evaluator that shares none of its code (tests/independent_scorer.py:
 plain transformers, one sentence at a time, its own masking and pairs), on the same held-out
 sentences of a trained checkpoint. Piece, whole-word and NSP accuracy must agree within sampling
 noise, so a future change to batching or scoring cannot fool both at once.
@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from babybert import load_checkpoint, parse_corpus, read_corpus, split_corpus
-from babybert.evaluate import evaluate
+from babybert.analysis.evaluate import evaluate
 
 from . import independent_scorer
 

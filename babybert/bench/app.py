@@ -1,0 +1,242 @@
+"""What watching costs: the app's live training against the CLI's, same corpus, same settings.
+
+Starts `app.py` (from the source checkout) on a free local port, then alternates rounds of
+`python -m babybert train` and the app's `/train` (read from Gradio's HTTP API as its updates
+arrive, as a browser receives them) with the Train tab's default settings and the same time
+budget. Training speed is real tokens per second of wall-clock training time, evaluations included (the same schedule in
+both). Also measured on the app: time from Start to the first plot, the gap between plot
+updates, and time from Stop to the final metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from babybert.paths import APP
+
+import httpx
+
+from babybert.bench.throughput import p50_p95
+from babybert.config import ModelConfig, TrainConfig
+from babybert.server.inputs import DEFAULT_SETTINGS, make_configs
+from babybert.paths import EXAMPLES_DIR
+from babybert.server.limits import Limits
+
+TARGETS = {"streaming_cost": 0.10, "first_plot_s": 3.0, "plot_gap_s": 1.0, "stop_s": 2.0}
+
+
+def cli_arguments(model_config: ModelConfig, config: TrainConfig) -> list[str]:
+    """The CLI flags that give `train()` exactly the configs the app builds from its controls."""
+    return ["--tasks", ",".join(config.tasks), "--vocab-size", str(config.vocab_size),
+            "--hidden-size", str(model_config.hidden_size), "--num-layers", str(model_config.num_hidden_layers),
+            "--num-heads", str(model_config.num_attention_heads),
+            "--intermediate-size", str(model_config.intermediate_size),
+            "--max-seq-len", str(model_config.max_position_embeddings), "--batch-size", str(config.batch_size),
+            "--epochs", str(config.epochs), "--time-budget", str(config.time_budget), "--lr", str(config.lr),
+            "--mask-prob", str(config.mask_prob), "--eval-every", str(config.eval_every),
+            "--eval-sentences", str(config.eval_sentences), "--seed", str(config.seed)]
+
+
+def _speed(info_path: Path) -> float:
+    info = json.loads(info_path.read_text())
+    return info["tokens"] / info["train_seconds"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_app(runs_dir: Path) -> tuple[subprocess.Popen, str, list[str]]:
+    """The app's process, its URL, and the names of /train's inputs in order."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "BABYBERT_RUNS_DIR": str(runs_dir)}
+    process = subprocess.Popen([sys.executable, str(APP), "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            info = httpx.get(url + "gradio_api/info", timeout=5).raise_for_status().json()
+            return process, url, [p["parameter_name"] for p in info["named_endpoints"]["/train"]["parameters"]]
+        except httpx.HTTPError:  # not listening yet
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the app did not start (exit code {process.poll()}); try `python {APP}`") from None
+            time.sleep(0.5)
+
+
+def call_api(url: str, api_name: str, data: list, session: str):
+    """The outputs of each update of one event, read from Gradio's HTTP API as they arrive
+    (server-sent events, what a browser receives). gradio_client is not used: on 2 busy cores it
+    adds 0.3-1 s of delay of its own to some updates (measured against a plain reader: < 10 ms)."""
+    call = f"{url}gradio_api/call/{api_name.strip('/')}"
+    body = json.dumps({"data": data, "session_hash": session})  # as Python writes it: NaN and Infinity too
+    event_id = httpx.post(call, content=body, headers={"Content-Type": "application/json"}, timeout=30).json()["event_id"]
+    with httpx.stream("GET", f"{call}/{event_id}", timeout=None) as response:
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                kind = line.removeprefix("event:").strip()
+            elif line.startswith("data:") and kind in ("generating", "complete", "error"):
+                payload = json.loads(line.removeprefix("data:"))
+                if kind == "error":
+                    raise RuntimeError(f"{api_name} failed: {payload}")
+                yield payload
+
+
+def _app_round(url: str, inputs: list[str], settings: dict, corpus: str, stop_after: float | None = None) -> dict:
+    """One /train call; the time of each streamed update that shows a new plot with a step on it."""
+    args = dict(settings, corpus=corpus, start_from="scratch", probes="", tokenizer_from="corpus", tokenizer_repo="",
+                overlay=False)
+    session = secrets.token_hex(8)
+    t0 = time.perf_counter()
+    times, stop_asked, shown, finished = [], None, None, None
+    for status, plot, *_ in call_api(url, "/train", [args[name] for name in inputs], session):
+        if finished is None and isinstance(status, str) and status.startswith("finished"):  # the final metrics
+            finished = time.perf_counter() - t0
+        plot = plot.get("path") if isinstance(plot, dict) else None  # a file, named after what it shows
+        if plot and plot != shown and "step **" in status:  # a new picture, with a training step on it
+            times.append(time.perf_counter() - t0)
+            shown = plot
+        if stop_after and stop_asked is None and times and times[-1] >= stop_after:
+            stop_asked = time.perf_counter() - t0
+            httpx.post(f"{url}gradio_api/run/stop", json={"data": [], "session_hash": session}, timeout=30)  # not queued
+    gaps = [b - a for a, b in zip(times[:-1], times[1:-1])]  # the last update waits for the final evaluation
+    return {"first_plot_s": times[0] if times else None, "gaps": gaps,
+            "stop_s": finished - stop_asked if stop_asked is not None and finished else None, "updates": len(times),
+            "session": session}
+
+
+def run_app_bench(budget: float = 20, rounds: int = 2, corpus: str | Path | None = None) -> dict:
+    path = Path(corpus) if corpus else EXAMPLES_DIR / "world_facts.txt"
+    text = path.read_text(encoding="utf-8")
+    settings = dict(DEFAULT_SETTINGS, time_budget=budget)
+    model_config, config = make_configs(Limits(), **settings)
+    cli, app, latency = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        process, url, inputs = _start_app(tmp / "runs")
+        try:
+            _app_round(url, inputs, dict(settings, time_budget=2), text)  # warm-up: the worker process starts
+            for r in range(rounds):
+                out = tmp / f"cli-{r}"
+                subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(path), "--out", str(out),
+                                *cli_arguments(model_config, config)], check=True, capture_output=True)
+                cli.append(_speed(out / "babybert.json"))
+                latency.append(_app_round(url, inputs, settings, text))
+                app.append(_speed(tmp / "runs" / latency[-1]["session"] / "babybert-session" / "babybert.json"))
+            stop = _app_round(url, inputs, dict(settings, time_budget=60), text, stop_after=5)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    cli_speed, app_speed = statistics.median(cli), statistics.median(app)
+    gaps = [g for r in latency for g in r["gaps"]]
+    result = {
+        "corpus": path.name, "budget_s": budget, "rounds": rounds,
+        "cli_tokens_per_sec": round(cli_speed), "app_tokens_per_sec": round(app_speed),
+        "cli_rounds": [round(x) for x in cli], "app_rounds": [round(x) for x in app],
+        "streaming_cost": round(1 - app_speed / cli_speed, 3),
+        "first_plot_s": round(max(r["first_plot_s"] for r in latency), 2),
+        "plot_gap_s": round(max(gaps), 2),
+        "plot_gap_median_s": round(statistics.median(gaps), 2),
+        "plot_gap_p95_s": round(sorted(gaps)[int(0.95 * (len(gaps) - 1))], 2),
+        "stop_s": round(stop["stop_s"], 2),
+        "targets": TARGETS,
+    }
+    result["meets_targets"] = all(result[k] <= v for k, v in TARGETS.items())
+    return result
+
+
+def print_app_report(r: dict) -> str:
+    names = {"streaming_cost": "cost of streaming", "first_plot_s": "Start -> first plot",
+             "plot_gap_s": "longest gap between plots", "stop_s": "Stop -> final metrics"}
+    lines = [f"live training in the app vs the CLI on {r['corpus']} ({r['rounds']} rounds of {r['budget_s']:.0f} s, "
+             f"the Train tab's default settings):",
+             f"  CLI {r['cli_tokens_per_sec']:>9,} tokens/s (median; rounds: {', '.join(f'{x:,}' for x in r['cli_rounds'])})",
+             f"  app {r['app_tokens_per_sec']:>9,} tokens/s (median; rounds: {', '.join(f'{x:,}' for x in r['app_rounds'])})"]
+    for key, target in r["targets"].items():
+        value = f"{r[key]:.1%}" if key == "streaming_cost" else f"{r[key]:.2f} s"
+        limit = f"{target:.0%}" if key == "streaming_cost" else f"{target:.0f} s"
+        lines.append(f"  {names[key]:<26} {value:>8}   target < {limit}: {'ok' if r[key] <= target else 'MISSED'}")
+        if key == "plot_gap_s":
+            lines.append(f"  {'  (median gap, 95th pct.)':<26} {r['plot_gap_median_s']:.2f} s, {r['plot_gap_p95_s']:.2f} s")
+    return "\n".join(lines)
+
+
+LOAD_TARGET_P95_MS = 200.0  # a user's fill-mask while others train
+
+
+def _fill_mask_loop(url: str, session: str, until: threading.Event, latencies: list[float]) -> None:
+    """A user asking fill-mask questions of the default model, one after another, as the browser
+    sends them: one POST each (the event is not queued)."""
+    data = {"data": ["the capital of france is [MASK].", 5, "default", False, "default"], "session_hash": session}
+    with httpx.Client(timeout=30) as http:
+        while not until.is_set():
+            t0 = time.perf_counter()
+            http.post(f"{url}gradio_api/run/fill_mask", json=data).raise_for_status()
+            latencies.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.05)
+
+
+def run_load_bench(budget: float = 20, corpus: str | Path | None = None) -> dict:
+    """Four clients at once: two train (one at a time on this server: the second waits in the queue),
+    two ask fill-mask questions. Fill-mask latency is measured idle first, then while training runs."""
+    path = Path(corpus) if corpus else EXAMPLES_DIR / "world_facts.txt"
+    text = path.read_text(encoding="utf-8")
+    settings = dict(DEFAULT_SETTINGS, time_budget=budget)
+    with tempfile.TemporaryDirectory() as tmp:
+        process, url, inputs = _start_app(Path(tmp) / "runs")
+        try:
+            _app_round(url, inputs, dict(settings, time_budget=2), text)  # warm-up: the worker and the default model
+            def askers(latencies: list[float], stop: threading.Event) -> list[threading.Thread]:
+                threads = [threading.Thread(target=_fill_mask_loop, args=(url, secrets.token_hex(8), stop, latencies))
+                           for _ in range(2)]
+                for t in threads:
+                    t.start()
+                return threads
+
+            idle, busy, stop_idle, stop_busy = [], [], threading.Event(), threading.Event()
+            idle_askers = askers(idle, stop_idle)
+            time.sleep(5)
+            stop_idle.set()
+            trainers = [threading.Thread(target=_app_round, args=(url, inputs, settings, text)) for _ in range(2)]
+            for t in idle_askers:
+                t.join()
+            for t in trainers:
+                t.start()
+            time.sleep(3)  # the first training is running, the second waits in the queue
+            busy_askers = askers(busy, stop_busy)
+            for t in trainers:
+                t.join()
+            stop_busy.set()
+            for t in busy_askers:
+                t.join()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    (idle50, idle95), (busy50, busy95) = p50_p95(idle), p50_p95(busy)
+    return {"corpus": path.name, "budget_s": budget, "fill_mask_calls": len(busy),
+            "idle_fill_mask_p50_ms": round(idle50, 1), "idle_fill_mask_p95_ms": round(idle95, 1),
+            "fill_mask_p50_ms": round(busy50, 1), "fill_mask_p95_ms": round(busy95, 1),
+            "target_p95_ms": LOAD_TARGET_P95_MS}
+
+
+def print_load_report(r: dict) -> str:
+    ok = "ok" if r["fill_mask_p95_ms"] <= r["target_p95_ms"] else "MISSED"
+    return (f"four clients on one server ({r['corpus']}): two train ({r['budget_s']:.0f} s each, one after the other), "
+            f"two ask fill-mask ({r['fill_mask_calls']} calls through the HTTP API)\n"
+            f"  fill-mask idle          p50 {r['idle_fill_mask_p50_ms']:6.1f} ms   p95 {r['idle_fill_mask_p95_ms']:6.1f} ms\n"
+            f"  fill-mask while training p50 {r['fill_mask_p50_ms']:6.1f} ms   p95 {r['fill_mask_p95_ms']:6.1f} ms"
+            f"   target p95 <= {r['target_p95_ms']:.0f} ms: {ok}")

@@ -1,0 +1,185 @@
+"""A from-scratch BERT for pretraining (masked LM + next-sentence prediction), top to bottom.
+
+Post-LayerNorm encoder with GELU and learned positions, as in the BERT paper. Parameter names are
+short and our own; `checkpoint.py` maps them one-to-one onto `transformers.BertForPreTraining`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from babybert.config import ModelConfig
+
+POOL_SIZE = 1 << 22  # pre-drawn dropout decisions (16 MB of float32)
+_pools: dict[tuple[float, torch.dtype], torch.Tensor] = {}
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout whose keep/drop mask is a window, at a random offset, of a pool drawn once.
+
+    On a CPU, drawing a fresh random number per element costs ~10 ns, a quarter of a BabyBERT
+    training step. Each element of a window is still an independent Bernoulli(1 - p) draw, and
+    windows at independent offsets are independent of each other, so this is dropout as the paper
+    defines it at the cost of one multiply. The pool comes from a fixed seed, so a run's randomness
+    is all in the offsets, drawn from torch's seeded generator: runs stay reproducible.
+    """
+    if not training or p == 0.0:
+        return x
+    if x.device.type != "cpu" or x.numel() > POOL_SIZE:  # GPUs draw random numbers fast
+        return F.dropout(x, p, True)
+    pool = _pools.get((p, x.dtype))
+    if pool is None:
+        keep = torch.rand(POOL_SIZE, generator=torch.Generator().manual_seed(20181011)) >= p
+        pool = _pools[(p, x.dtype)] = keep.to(x.dtype) / (1.0 - p)
+    offset = int(torch.randint(POOL_SIZE - x.numel() + 1, ()))
+    return x * pool[offset:offset + x.numel()].view_as(x)
+
+
+class Embeddings(nn.Module):
+    """token + position + segment embeddings, then LayerNorm and dropout."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        H = config.hidden_size
+        self.word = nn.Embedding(config.vocab_size, H, padding_idx=config.pad_token_id)
+        self.position = nn.Embedding(config.max_position_embeddings, H)
+        self.token_type = nn.Embedding(config.type_vocab_size, H)
+        self.norm = nn.LayerNorm(H, eps=config.layer_norm_eps)
+        self.dropout_p = config.hidden_dropout_prob
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        T = input_ids.size(1)
+        x = self.word(input_ids) + self.position.weight[:T] + self.token_type(token_type_ids)  # (B, T, H)
+        return dropout(self.norm(x), self.dropout_p, self.training)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention; padding keys are masked out."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        H = config.hidden_size
+        self.n_head = config.num_attention_heads
+        self.query = nn.Linear(H, H)
+        self.key = nn.Linear(H, H)
+        self.value = nn.Linear(H, H)
+        self.out = nn.Linear(H, H)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor, need_weights: bool = False):
+        B, T, H = x.shape
+        split = lambda t: t.view(B, T, self.n_head, H // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        p = self.dropout_p if self.training else 0.0
+        if need_weights:  # explicit softmax, so the weights can be shown
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))  # (B, nh, T, T)
+            weights = scores.masked_fill(~key_mask, float("-inf")).softmax(dim=-1)
+            y = F.dropout(weights, p, self.training) @ v
+        else:
+            weights = None
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
+        y = y.transpose(1, 2).reshape(B, T, H)
+        return self.out(y), weights
+
+
+class Layer(nn.Module):
+    """One encoder layer: attention and feed-forward, each followed by residual + LayerNorm."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        H, eps = config.hidden_size, config.layer_norm_eps
+        self.attn = SelfAttention(config)
+        self.attn_norm = nn.LayerNorm(H, eps=eps)
+        self.ffn_in = nn.Linear(H, config.intermediate_size)
+        self.ffn_out = nn.Linear(config.intermediate_size, H)
+        self.ffn_norm = nn.LayerNorm(H, eps=eps)
+        self.dropout_p = config.hidden_dropout_prob
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor, need_weights: bool = False):
+        a, weights = self.attn(x, key_mask, need_weights)
+        x = self.attn_norm(x + dropout(a, self.dropout_p, self.training))
+        x = self.ffn_norm(x + dropout(self.ffn_out(F.gelu(self.ffn_in(x))), self.dropout_p, self.training))
+        return x, weights
+
+
+@dataclass
+class BertOutput:
+    mlm_logits: torch.Tensor  # (B, T, V), or (M, V) for the M masked positions only
+    nsp_logits: torch.Tensor  # (B, 2): 0 = IsNext, 1 = NotNext
+    attentions: list[torch.Tensor] | None = None  # per layer (B, n_head, T, T)
+
+
+class BabyBert(nn.Module):
+    """BERT encoder + MLM head (decoder tied to the word embeddings) + NSP head on [CLS]."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        H = config.hidden_size
+        self.embeddings = Embeddings(config)
+        self.layers = nn.ModuleList(Layer(config) for _ in range(config.num_hidden_layers))
+        self.pooler = nn.Linear(H, H)  # [CLS] vector -> tanh -> sentence vector
+        self.mlm_transform = nn.Linear(H, H)
+        self.mlm_norm = nn.LayerNorm(H, eps=config.layer_norm_eps)
+        self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.nsp = nn.Linear(H, 2)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        if isinstance(module, nn.Linear):
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            module.weight.data[module.padding_idx].zero_()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # (B, T)
+        token_type_ids: torch.Tensor | None = None,  # (B, T), 0 for segment A, 1 for B
+        attention_mask: torch.Tensor | None = None,  # (B, T), 1 for real tokens, 0 for padding
+        mlm_mask: torch.Tensor | None = None,  # (B, T) bool: score only these positions
+        output_attentions: bool = False,
+    ) -> BertOutput:
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        # embeddings would broadcast a (1, T) segment row over the batch without a word
+        assert token_type_ids.shape == attention_mask.shape == input_ids.shape, (token_type_ids.shape, attention_mask.shape)
+        assert mlm_mask is None or mlm_mask.shape == input_ids.shape, mlm_mask.shape
+        key_mask = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T), True = may attend
+        x = self.embeddings(input_ids, token_type_ids)
+        attentions = [] if output_attentions else None
+        for layer in self.layers:
+            x, weights = layer(x, key_mask, output_attentions)
+            if output_attentions:
+                attentions.append(weights)
+        pooled = torch.tanh(self.pooler(x[:, 0]))  # (B, H)
+        nsp_logits = self.nsp(pooled)  # (B, 2)
+        h = x[mlm_mask] if mlm_mask is not None else x  # gather first: (M, H) instead of (B, T, H)
+        h = self.mlm_norm(F.gelu(self.mlm_transform(h)))
+        mlm_logits = F.linear(h, self.embeddings.word.weight, self.mlm_bias)  # tied decoder
+        return BertOutput(mlm_logits, nsp_logits, attentions)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameters per part, for explaining where the size goes."""
+        count = lambda m: sum(p.numel() for p in m.parameters())
+        heads = count(self.mlm_transform) + count(self.mlm_norm) + self.mlm_bias.numel()
+        return {
+            "embeddings": count(self.embeddings),
+            **{f"layer {i}": count(layer) for i, layer in enumerate(self.layers)},
+            "pooler": count(self.pooler),
+            "mlm head (decoder tied to embeddings)": heads,
+            "nsp head": count(self.nsp),
+        }
