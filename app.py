@@ -1,7 +1,9 @@
 """BabyBERT in the browser: train a tiny BERT live, then play with it. Runs locally
 (`python app.py`) and as a Hugging Face Space (the module-level `demo`).
 
-This file only wires Gradio components to babybert functions; helpers live in babybert/ui.py.
+This file only wires Gradio components to babybert functions: one builder per tab, each returning
+its components, and the wiring between tabs written once. What the app needs besides Gradio (limits,
+sessions, input checks, the live view, the training workers) lives in babybert/server/.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+import contextlib
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -34,13 +37,16 @@ from babybert.analysis.runs import table as runs_table
 from babybert.analysis.runs import write_csv as write_runs_csv
 from babybert.analysis.predict import mask_examples, nsp_examples, parse_probes
 from babybert.training.events import Progress
+from babybert.config import ModelConfig, TrainConfig, settings
+from babybert.errors import UserError
 from babybert.paths import DEFAULT_CHECKPOINT
-from babybert.server.inputs import (DEFAULT_SETTINGS, check_corpus, check_settings, corpus_summary, example_corpora, make_configs, read_upload, tokenizer_choice, whole, with_tokenizer)
+from babybert.server.inputs import (APP_SETTINGS, app_controls, check_corpus, check_settings, corpus_summary,
+                                    example_corpora, make_configs, read_upload, tokenizer_choice, whole, with_tokenizer)
 from babybert.server.limits import Limits, plural
 from babybert.server.sessions import Sessions, add_run
 from babybert.server.view import TrainView, keep_only, pulled_summary, zip_checkpoint
 from babybert.analysis.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, text_stats, tokenize_view
-from babybert.server.worker import WorkerPool, niceness, without_live_model
+from babybert.server.worker import WorkerDied, WorkerPool, niceness, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
     import spaces
@@ -138,13 +144,23 @@ def user_error(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+BUG = ("Something went wrong on the server: this is a bug in BabyBERT, not a mistake of yours. The server's log has "
+       "the details; please report it.")
+
+
 @contextmanager
 def user_errors():
-    """A ValueError is a user mistake with a message: show it as a gr.Error, never a traceback."""
+    """A UserError is a mistake with a message: shown as a toast, no traceback. Anything else is a
+    bug: its traceback goes to the server's log, and the page says so."""
     try:
         yield
-    except ValueError as e:
+    except gr.Error:
+        raise
+    except UserError as e:
         raise user_error(str(e)) from None
+    except Exception:
+        log.exception("a bug: an unexpected error in a handler")
+        raise user_error(BUG) from None
 
 
 # ----------------------------------------------------------------------------- Train
@@ -185,24 +201,21 @@ def load_dataset_ui(spec, split, column, rows, request: gr.Request):
                                     cache_dir=SESSIONS.directory(session_key(request)) / "datasets", local=False)
         text = found.path.read_text(encoding="utf-8")
         if len(text) > LIMITS.max_corpus_chars:
-            raise ValueError(f"those rows have {len(text):,} characters of text; this server takes corpora up to "
-                             f"{LIMITS.max_corpus_chars:,}: take fewer rows")
-    except ValueError as e:
+            raise UserError(f"those rows have {len(text):,} characters of text; this server takes corpora up to "
+                            f"{LIMITS.max_corpus_chars:,}: take fewer rows")
+    except UserError as e:
         raise user_error(in_app_words(str(e))) from None
     session.dataset = (text, found.name, found.description)
     return text, f"Loaded {found.description}."
 
 
-def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
-                batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, tokenizer_from="corpus",
-                tokenizer_repo=None, overlay=True, request: gr.Request = None):
-    """Train in a worker process and stream the view as the events arrive."""
+def train_model(request: gr.Request = None, *, corpus: str = "", start_from: str = "scratch", probes: str = "",
+                tokenizer_from: str = "corpus", tokenizer_repo: str = "", overlay: bool = True, **values):
+    """Train in a worker process and stream the view as the events arrive. `values` are the
+    training settings by their config names (babybert/config.py); those not sent keep the app's."""
     session = session_of(request)
-    docs, model_config, config, probe_list = checked_training_input(
-        corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size, epochs,
-        lr, mask_prob, time_budget, seed, probes)
-    with user_errors():
-        repo = tokenizer_choice(tokenizer_from, tokenizer_repo, start_from)
+    docs, model_config, config, probe_list, repo = checked_training_input(corpus, probes, tokenizer_from, tokenizer_repo,
+                                                                          start_from, values)
     if session.training:
         raise user_error("This session is already training; press Stop first.")
     init = current_path(session) if start_from == "continue" else None
@@ -247,11 +260,14 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
             elif not finished and unseen and (now - last >= REFRESH_EVERY or _refresh_now(events, config.eval_every)):
                 last, unseen = now, False
                 yield _train_outputs(view, plots_dir, shown=shown)
-    except ValueError as e:
+    except UserError as e:
         raise user_error(str(e)) from None
-    except RuntimeError as e:
+    except WorkerDied as e:  # (the pool starts a fresh process for the next run)
         log.error("training failed: %s", e)
         raise user_error(f"Training failed: {e}") from None
+    except Exception:
+        log.exception("a bug: training failed")
+        raise user_error(BUG) from None
     finally:
         session.training = False
         SESSIONS.release(session_key(request))  # a tab closed during the run: delete what it wrote
@@ -261,16 +277,17 @@ def train_model(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, i
                          runs=runs_outputs(request))
 
 
-def checked_training_input(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
-                           max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed, probes):
+def checked_training_input(corpus, probes, tokenizer_from, tokenizer_repo, start_from, values: dict):
+    """Everything Start needs, checked: the documents, the two configs, the probes, the tokenizer's repo."""
+    unknown = sorted(set(values) - set(APP_SETTINGS))
     with user_errors():
+        if unknown:
+            raise UserError(f"unknown setting {unknown[0]!r}: /train takes {', '.join(APP_SETTINGS)}")
         docs = check_corpus(corpus, LIMITS)
-        model_config, config = make_configs(
-            LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
-            num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len, batch_size=batch_size,
-            epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget, seed=seed)
-        probe_list = parse_probes(probes)
-    return docs, model_config, config, probe_list
+        model_config, config = make_configs(LIMITS, **values)
+        probe_list = parse_probes(probes or "")
+        repo = tokenizer_choice(tokenizer_from, tokenizer_repo, start_from)
+    return docs, model_config, config, probe_list, repo
 
 
 def training_batches(docs, model_config, config, **options):
@@ -360,27 +377,20 @@ def tokenizer_controls(tokenizer_from):
                                             label="Vocabulary size (from the tokenizer)" if hub else "Vocabulary size")
 
 
-def settings_ui(tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
-                epochs, lr, mask_prob, time_budget, seed) -> str:
-    return check_settings(LIMITS, tasks=tasks, vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
-                          num_heads=num_heads, intermediate_size=intermediate_size, max_seq_len=max_seq_len,
-                          batch_size=batch_size, epochs=epochs, lr=lr, mask_prob=mask_prob, time_budget=time_budget,
-                          seed=seed)
+def settings_ui(**values) -> str:
+    return check_settings(LIMITS, **values)
 
 
 def forget_session(request: gr.Request) -> None:
     SESSIONS.drop(session_key(request))  # stops its training; its files are deleted
 
 
-def check_before_queueing(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
-                          batch_size, epochs, lr, mask_prob, time_budget, seed, start_from, probes, tokenizer_from,
-                          tokenizer_repo, request: gr.Request):
+def check_before_queueing(request: gr.Request = None, *, corpus: str = "", start_from: str = "scratch",
+                          probes: str = "", tokenizer_from: str = "corpus", tokenizer_repo: str = "", overlay: bool = True,
+                          **values):
     """The Start button's first step, run at once: a mistake is told now, not after a wait in the
     queue, and a user who must wait is told why."""
-    checked_training_input(corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
-                           batch_size, epochs, lr, mask_prob, time_budget, seed, probes)
-    with user_errors():
-        tokenizer_choice(tokenizer_from, tokenizer_repo, start_from)
+    checked_training_input(corpus, probes, tokenizer_from, tokenizer_repo, start_from, values)
     if session_of(request).training:
         raise user_error("This session is already training; press Stop first.")
     if SESSIONS.trainings() >= LIMITS.concurrent_trainings:
@@ -617,237 +627,282 @@ sentence; `[MASK]` marks a hidden piece; `[PAD]` fills short rows of a batch and
 """
 
 
+# ----------------------------------------------------------------------------- the tabs: one builder each
+
+def setting_controls() -> dict[str, gr.components.Component]:
+    """A control for each training setting the app shows, made from its declaration in
+    babybert/config.py; the accordions hold the sections. Keyed by the setting's name, which is also
+    /train's parameter name."""
+    controls = {}
+    for section, rows in app_controls({"time_budget": LIMITS.max_train_seconds}).items():
+        with gr.Accordion(section, open=False) if section else contextlib.nullcontext():
+            for name, c, value, whole_number in rows:
+                if c.kind == "checkboxes":
+                    choices = next(s.choices for cls in (ModelConfig, TrainConfig) for f, s in settings(cls) if f.name == name)
+                    controls[name] = CheckboxGroup([(x.upper(), x) for x in choices], value=list(value), label=c.label)
+                elif c.kind == "number":
+                    controls[name] = Number(value, label=c.label, minimum=c.minimum, precision=0 if whole_number else None)
+                else:
+                    controls[name] = Slider(c.minimum, c.maximum, value=value, step=c.step, label=c.label)
+    return controls
+
+
+def corpus_column() -> gr.Textbox:
+    """The corpus box and its sources: an example, an upload, a Hub dataset."""
+    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT_EXAMPLE, label="Example corpus")
+    corpus = gr.Textbox(load_example(DEFAULT_EXAMPLE), lines=14, max_lines=14, label="Corpus")
+    gr.Markdown(FORMAT_HELP)
+    stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)), elem_id="corpus-stats")
+    upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=120, elem_id="upload")
+    with gr.Accordion("…or load a Hub dataset", open=False):
+        dataset_id = gr.Textbox(label="Hub dataset (OWNER/NAME or OWNER/NAME:CONFIG)",
+                                placeholder="roneneldan/TinyStories", elem_id="dataset-id")
+        with gr.Row():
+            dataset_split = gr.Textbox("train", label="Split")
+            dataset_column = gr.Textbox("text", label="Text column")
+            dataset_rows = Number(1000, label="Rows (the first N; a row is a document)", precision=0)
+        load_dataset = gr.Button("Load into the corpus box")
+        dataset_note = gr.Markdown(elem_id="dataset-note")
+    example.change(load_example, example, corpus, api_name=False)
+    upload.upload(load_upload, upload, corpus, api_name=False, show_progress="hidden")  # an error keeps the box readable
+    load_dataset.click(load_dataset_ui, [dataset_id, dataset_split, dataset_column, dataset_rows], [corpus, dataset_note],
+                       api_name="load_dataset")
+    corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
+    return corpus
+
+
+def live_view() -> dict:
+    """What a training shows as it goes: the status line, the loss plot, the metrics, the samples."""
+    status = gr.Markdown("Press **Start training**.", elem_id="train-status")
+    with gr.Row():
+        plot = gr.Image(label="Loss", type="filepath", scale=3, interactive=False, elem_id="loss-plot")
+        with gr.Column(scale=1, min_width=380):
+            metrics = gr.Markdown()
+    # the sentence column wraps; truth and guess keep their share of the width (verses of 60 words)
+    samples = gr.Dataframe(headers=["step", "held-out sentence", "truth", "model's guess", ""],
+                           label="Masked held-out examples", wrap=True, interactive=False,
+                           column_widths=["7%", "51%", "17%", "17%", "8%"], elem_id="samples")
+    probe_table = gr.Dataframe(headers=["probe", "model's answer"], label="Your probes", interactive=False)
+    download = gr.File(label="Download the checkpoint (zip)", visible=False)
+    return dict(status=status, plot=plot, metrics=metrics, samples=samples, probes=probe_table, download=download)
+
+
+def runs_accordion(plot: gr.Image) -> tuple[gr.Checkbox, list]:
+    """This session's runs side by side, and the earlier ones drawn behind the loss curves."""
+    with gr.Accordion("Your runs: change one setting, train again, compare", open=True):
+        with gr.Row():
+            overlay = gr.Checkbox(True, label="Draw earlier runs behind the loss curves (muted)", elem_id="overlay")
+            refresh_runs = gr.Button("Refresh", size="sm")
+            forget_runs = gr.Button("Clear runs", size="sm")
+        runs_view = gr.Dataframe(label="Runs of this session: the settings that differ, then the final held-out "
+                                       "metrics", interactive=False, wrap=True, elem_id="runs")
+        runs_csv = gr.File(label="Download the runs (CSV)", visible=False, elem_id="runs-csv")
+    refresh_runs.click(runs_outputs, None, [runs_view, runs_csv], api_name="runs", queue=False)
+    forget_runs.click(clear_runs, None, [runs_view, runs_csv], api_name="clear_runs", queue=False)
+    overlay.change(redraw_runs_plot, overlay, plot, api_name=False, show_progress="hidden")
+    return overlay, [runs_view, runs_csv]
+
+
+def train_tab():
+    """Train: the corpus, the settings, Start and Stop, the live view and the runs. Returns the
+    training event (a new model comes after it)."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            corpus = corpus_column()
+        with gr.Column(scale=2):
+            start_from = gr.Radio([("from scratch", "scratch"),
+                                   ("continue from the current model (trained or pulled last)", "continue")],
+                                  value="scratch", label="Start")
+            tokenizer_from = Radio([("train a WordPiece on my corpus", "corpus"), ("from a Hub repo", "hub")],
+                                   value="corpus", label="Tokenizer", elem_id="tokenizer-from")
+            tokenizer_repo = gr.Textbox("", label="Tokenizer repository (its tokenizer files only; new weights)",
+                                        placeholder="google-bert/bert-base-uncased", visible=False,
+                                        elem_id="tokenizer-repo")
+            controls = setting_controls()
+            probes = gr.Textbox("", lines=3, label="Probe sentences (optional), refreshed at every evaluation",
+                                placeholder="the capital of france is [MASK].\nthe cow says moo. ||| the cow eats grass.")
+            settings_check = gr.Markdown(check_settings(LIMITS))
+            gr.Markdown(LIMITS.describe(), elem_classes="small")
+            with gr.Row():
+                start = gr.Button("Start training", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+    view = live_view()
+    overlay, runs = runs_accordion(view["plot"])
+    # /train's parameters by name (gradio_client can call it by keyword); each has a default
+    inputs = dict(corpus=corpus, **controls, start_from=start_from, probes=probes, tokenizer_from=tokenizer_from,
+                  tokenizer_repo=tokenizer_repo, overlay=overlay)
+    # the first step tells a mistake at once, not after a wait in the queue; the page scrolls to the live view
+    checked = start.click(check_before_queueing, inputs_kwargs=inputs, outputs=view["status"], api_name=False,
+                          show_progress="hidden", concurrency_limit=None, trigger_mode="multiple", js=SCROLL_TO_STATUS)
+    training = checked.success(train_model, inputs_kwargs=inputs, outputs=[*view.values(), *runs], api_name="train",
+                               concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train",
+                               show_progress_on=view["plot"])  # the queue place shows on the plot, not on the tables
+    stop.click(stop_training, None, view["status"], api_name="stop", queue=False)
+    tokenizer_from.change(tokenizer_controls, tokenizer_from, [tokenizer_repo, controls["vocab_size"]], api_name=False,
+                          queue=False, show_progress="hidden")
+    gr.on([c.change for c in controls.values()], settings_ui, inputs_kwargs=controls, outputs=settings_check,
+          api_name=False, show_progress="hidden", queue=False)
+    return training
+
+
+def model_dropdown(value: str = "default", label: str = "Model") -> gr.Dropdown:
+    return Dropdown(MODEL_CHOICES, value=value, label=label)
+
+
+def fill_mask_tab() -> tuple[gr.Dropdown, gr.Dataset]:
+    with gr.Row():
+        which = model_dropdown()
+        compare = gr.Checkbox(False, label="Compare with a second model")
+        which_b = model_dropdown(label="Second model")
+    text = gr.Textbox("the capital of france is [MASK].", label="Sentence with one or more [MASK]")
+    with gr.Row():
+        add_mask = gr.Button("Insert [MASK]")
+        top_k = Slider(1, 20, value=5, step=1, label="Top k")
+        guess = gr.Button("Fill the mask", variant="primary")
+    label = gr.Label(label="First [MASK]", num_top_classes=20, elem_id="fill-label")
+    table = gr.Dataframe(headers=["model", "mask", "top guesses"], label="Every mask", interactive=False,
+                         elem_id="fill-table")
+    raw = gr.JSON(label="JSON", visible=False)
+    examples = gr.Examples(DEFAULT_FILL_EXAMPLES, [text], label="Examples (from the model's own held-out text)",
+                           elem_id="fill-examples")
+    which.change(fill_mask_examples, which, examples.dataset, api_name=False)
+    add_mask.click(insert_mask, text, text, api_name=False)
+    # predictions take milliseconds: answered at once, not through the queue (~150 ms of round trips)
+    for event, name in ((guess.click, "fill_mask"), (text.submit, False)):
+        event(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name=name, queue=False)
+    return which, examples.dataset
+
+
+def next_sentence_tab() -> tuple[gr.Dropdown, gr.Dataset]:
+    which = model_dropdown()
+    a = gr.Textbox("the capital of peru is lima.", label="Sentence A")
+    b = gr.Textbox("lima is the largest city in peru.", label="Sentence B")
+    with gr.Row():
+        swap = gr.Button("Random sentence B")
+        judge = gr.Button("Does B follow A?", variant="primary")
+    verdict = gr.Label(label="Next-sentence prediction", elem_id="nsp-verdict")
+    examples = gr.Examples(DEFAULT_NSP_EXAMPLES, [a, b], label="Examples (from the model's own held-out text)",
+                           elem_id="nsp-examples")
+    which.change(next_sentence_examples, which, examples.dataset, api_name=False)
+    swap.click(random_sentence, which, b, api_name=False)
+    judge.click(next_sentence_ui, [a, b, which], verdict, api_name="next_sentence", queue=False)
+    return which, examples.dataset
+
+
+def model_tab(demo: gr.Blocks) -> gr.Dropdown:
+    """Model: the architecture, masking worked through, attention, the tokenizer and the embeddings."""
+    which = model_dropdown()
+    with gr.Row():
+        diagram = gr.Plot(label="Architecture", elem_id="architecture")
+        counts = gr.Dataframe(headers=["part", "parameters"], label="Parameters", interactive=False)
+    gr.Markdown(EXPLAIN)
+    walkthrough = gr.Markdown()
+    gr.Markdown("### Attention: where each token looks")
+    att_text = gr.Textbox("the capital of france is [MASK].", label="Sentence")
+    with gr.Row():
+        layer = Slider(1, 2, value=2, step=1, label="Layer")
+        head = Slider(1, 2, value=1, step=1, label="Head")
+        show = gr.Button("Show attention", variant="primary")
+    heatmap = gr.Plot(label="Attention", elem_id="attention")
+    show.click(attention_ui, [att_text, layer, head, which], heatmap, api_name="attention")
+    for refresh in (which.change, demo.load):
+        refresh(describe_model, which, [diagram, counts, walkthrough, layer, head], api_name=False)
+    tokenizer_view(demo, which)
+    embeddings_view(which)
+    return which
+
+
+def tokenizer_view(demo: gr.Blocks, which: gr.Dropdown) -> None:
+    gr.Markdown("### Tokenizer: how text becomes pieces\nA word the vocabulary lacks is split into pieces; "
+                "`##` marks a piece that continues the word before it.")
+    with gr.Row():
+        text = gr.Textbox("the capital of france is paris. volcanoes erupt under the glaciers.", label="Text", scale=4)
+        button = gr.Button("Tokenize", variant="primary", scale=1)
+    pieces = gr.HighlightedText(label="Pieces", combine_adjacent=False, show_legend=True, elem_id="pieces",
+                                color_map={"word": "#bfdbfe", "continuation": "#fde68a", "special": "#e5e7eb"})
+    summary = gr.Markdown(elem_id="vocab-summary")
+    with gr.Row():
+        rows = gr.Dataframe(headers=PIECE_COLUMNS, label="Pieces and ids", interactive=False, max_height=320)
+        top = gr.Dataframe(headers=TOP_COLUMNS, label="Most frequent pieces", interactive=False, max_height=320,
+                           elem_id="top-pieces")
+    outputs = [pieces, rows, summary, top]
+    button.click(tokenize_ui, [text, which], outputs, api_name="tokenize", queue=False)
+    for refresh in (text.submit, which.change, demo.load):  # the current model's pieces, from the start (~6 ms)
+        refresh(tokenize_ui, [text, which], outputs, api_name=False, queue=False)
+
+
+def embeddings_view(which: gr.Dropdown) -> None:
+    gr.Markdown("### Embeddings: which words the model puts together\nEach piece is a vector; words used alike end up "
+                "close. Train longer (or continue from the current model) and watch related words cluster.")
+    with gr.Row():
+        word = gr.Textbox("france", label="Word (its nearest neighbours are marked)", scale=2)
+        n = Slider(10, MAX_DRAWN_WORDS, value=100, step=10, label="Words drawn (the most frequent)", scale=2)
+        button = gr.Button("Show embeddings", variant="primary", scale=1)
+    with gr.Row():
+        plot = gr.Plot(label="Word embeddings (PCA)", show_label=False, elem_id="embeddings", scale=3)
+        with gr.Column(scale=1, min_width=260):
+            rows = gr.Dataframe(headers=NEIGHBOUR_COLUMNS, label="Nearest neighbours", interactive=False,
+                                elem_id="neighbours")
+            note = gr.Markdown(elem_classes="small")
+    button.click(embeddings_ui, [word, n, which], [plot, note, rows], api_name="embeddings")
+    # the embedding view takes ~0.6 s on the prediction thread: drawn when asked, or for another model
+    for refresh in (word.submit, which.change):
+        refresh(embeddings_ui, [word, n, which], [plot, note, rows], api_name=False)
+
+
+def hub_tab(demo: gr.Blocks):
+    """Hub: push a model, pull one. Returns the push dropdown and the pull event (a new model comes after it)."""
+    gr.Markdown("Share a checkpoint on the Hugging Face Hub, or pull one (yours, or a published BERT such as "
+                "`google/bert_uncased_L-2_H-128_A-2`) to play with and to continue pretraining.")
+    if OAUTH:
+        gr.LoginButton()
+    else:
+        gr.Markdown(("Paste an access token below." if ON_SPACE else
+                     "Paste a token below, or leave it empty to use this machine's `HF_TOKEN` or saved "
+                     "`hf auth login`.") + " (On a Space with sign-in enabled, a *Sign in with Hugging Face* "
+                    "button appears here instead.)", elem_classes="small")
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("### Push")
+            push_which = model_dropdown("trained", label="Checkpoint")
+            repo = gr.Textbox(label="Repository", placeholder="your-name/babybert-my-corpus")
+            private = gr.Checkbox(False, label="Private")
+            token = gr.Textbox(label="Access token with write access (not needed when signed in)", type="password")
+            push_button = gr.Button("Push", variant="primary")
+            push_result = gr.Markdown(elem_id="push-result")
+        with gr.Column():
+            gr.Markdown("### Pull")
+            pull_repo = gr.Textbox(label="Repository", placeholder="google/bert_uncased_L-2_H-128_A-2")
+            revision = gr.Textbox(label="Revision (optional): branch, tag or commit id")
+            pull_token = gr.Textbox(label="Access token (only for private repositories)", type="password")
+            pull_button = gr.Button("Pull", variant="primary")
+            pull_result = gr.Markdown(elem_id="pull-result")
+    push_button.click(push_handler, [push_which, repo, private, token], push_result, api_name="push")
+    pulling = pull_button.click(pull_handler, [pull_repo, revision, pull_token], pull_result, api_name="pull")
+    if OAUTH:
+        demo.load(token_fields, None, [token, pull_token], api_name=False)
+    return push_which, pulling
+
+
 def build_demo() -> gr.Blocks:
-    D = DEFAULT_SETTINGS
     # every live plot is a new file in Gradio's cache: delete those older than an hour, every 10 minutes
     with gr.Blocks(title="BabyBERT", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# BabyBERT\nPretrain a tiny BERT from scratch on your own text, watch it learn, then play with it.")
         with gr.Tab("Train"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    example = gr.Dropdown(list(EXAMPLES), value=DEFAULT_EXAMPLE, label="Example corpus")
-                    corpus = gr.Textbox(load_example(DEFAULT_EXAMPLE), lines=14, max_lines=14, label="Corpus")
-                    gr.Markdown(FORMAT_HELP)
-                    stats = gr.Markdown(corpus_summary(load_example(DEFAULT_EXAMPLE)), elem_id="corpus-stats")
-                    upload = gr.File(label="…or upload a .txt file", file_types=[".txt"], type="filepath", height=120, elem_id="upload")
-                    with gr.Accordion("…or load a Hub dataset", open=False):
-                        dataset_id = gr.Textbox(label="Hub dataset (OWNER/NAME or OWNER/NAME:CONFIG)",
-                                                placeholder="roneneldan/TinyStories", elem_id="dataset-id")
-                        with gr.Row():
-                            dataset_split = gr.Textbox("train", label="Split")
-                            dataset_column = gr.Textbox("text", label="Text column")
-                            dataset_rows = Number(1000, label="Rows (the first N; a row is a document)", precision=0)
-                        load_dataset = gr.Button("Load into the corpus box")
-                        dataset_note = gr.Markdown(elem_id="dataset-note")
-                with gr.Column(scale=2):
-                    tasks = CheckboxGroup(["MLM", "NSP"], value=D["tasks"], label="Tasks")
-                    start_from = gr.Radio([("from scratch", "scratch"),
-                                           ("continue from the current model (trained or pulled last)", "continue")],
-                                          value="scratch", label="Start")
-                    tokenizer_from = Radio([("train a WordPiece on my corpus", "corpus"), ("from a Hub repo", "hub")],
-                                           value="corpus", label="Tokenizer", elem_id="tokenizer-from")
-                    tokenizer_repo = gr.Textbox(label="Tokenizer repository (its tokenizer files only; new weights)",
-                                                placeholder="google-bert/bert-base-uncased", visible=False,
-                                                elem_id="tokenizer-repo")
-                    time_budget = Slider(2, LIMITS.max_train_seconds, value=min(D["time_budget"], LIMITS.max_train_seconds), step=1,
-                                            label="Time budget (seconds)")
-                    with gr.Accordion("Model size", open=False):
-                        vocab_size = Slider(64, 8192, value=D["vocab_size"], step=64, label="Vocabulary size")
-                        hidden_size = Slider(16, 512, value=D["hidden_size"], step=16, label="Hidden size")
-                        num_layers = Slider(1, 8, value=D["num_layers"], step=1, label="Layers")
-                        num_heads = Slider(1, 8, value=D["num_heads"], step=1, label="Attention heads (must divide the hidden size)")
-                        intermediate_size = Slider(32, 2048, value=D["intermediate_size"], step=32, label="Feed-forward size")
-                        max_seq_len = Slider(16, 512, value=D["max_seq_len"], step=16, label="Max sequence length")
-                    with gr.Accordion("Training", open=False):
-                        batch_size = Slider(4, 128, value=D["batch_size"], step=4, label="Batch size")
-                        epochs = Number(D["epochs"], label="Epochs (the time budget usually ends training first)", minimum=0)
-                        lr = Number(D["lr"], label="Peak learning rate")
-                        mask_prob = Slider(0.05, 0.5, value=D["mask_prob"], step=0.01, label="Mask probability")
-                        seed = Number(D["seed"], label="Seed", precision=0)
-                    probes = gr.Textbox(lines=3, label="Probe sentences (optional), refreshed at every evaluation",
-                                        placeholder="the capital of france is [MASK].\nthe cow says moo. ||| the cow eats grass.")
-                    settings_check = gr.Markdown(check_settings(LIMITS, **DEFAULT_SETTINGS))
-                    gr.Markdown(LIMITS.describe(), elem_classes="small")
-                    with gr.Row():
-                        start = gr.Button("Start training", variant="primary")
-                        stop = gr.Button("Stop", variant="stop")
-            status = gr.Markdown("Press **Start training**.", elem_id="train-status")
-            with gr.Row():
-                plot = gr.Image(label="Loss", type="filepath", scale=3, interactive=False, elem_id="loss-plot")
-                with gr.Column(scale=1, min_width=380):
-                    metrics = gr.Markdown()
-            # the sentence column wraps; truth and guess keep their share of the width (verses of 60 words)
-            samples = gr.Dataframe(headers=["step", "held-out sentence", "truth", "model's guess", ""], label="Masked held-out examples",
-                                   wrap=True, interactive=False, column_widths=["7%", "51%", "17%", "17%", "8%"], elem_id="samples")
-            probe_table = gr.Dataframe(headers=["probe", "model's answer"], label="Your probes", interactive=False)
-            download = gr.File(label="Download the checkpoint (zip)", visible=False)
-            with gr.Accordion("Your runs: change one setting, train again, compare", open=True):
-                with gr.Row():
-                    overlay = gr.Checkbox(True, label="Draw earlier runs behind the loss curves (muted)", elem_id="overlay")
-                    refresh_runs = gr.Button("Refresh", size="sm")
-                    forget_runs = gr.Button("Clear runs", size="sm")
-                runs_view = gr.Dataframe(label="Runs of this session: the settings that differ, then the final "
-                                         "held-out metrics", interactive=False, wrap=True, elem_id="runs")
-                runs_csv = gr.File(label="Download the runs (CSV)", visible=False, elem_id="runs-csv")
-
-            example.change(load_example, example, corpus, api_name=False)
-            upload.upload(load_upload, upload, corpus, api_name=False, show_progress="hidden")  # an error keeps the box readable
-            load_dataset.click(load_dataset_ui, [dataset_id, dataset_split, dataset_column, dataset_rows],
-                               [corpus, dataset_note], api_name="load_dataset")
-            corpus.change(corpus_summary, corpus, stats, api_name=False, show_progress="hidden", trigger_mode="always_last")
-            # the button says so when this session already trains (an API client's second call waits in the queue)
-            train_inputs = [corpus, tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len,
-                            batch_size, epochs, lr, mask_prob, time_budget, seed]
-            # the button says so when this session already trains (an API client's second call waits in the queue);
-            # the page scrolls to the live view, which is below the fold on a laptop
-            checked = start.click(check_before_queueing, [*train_inputs, start_from, probes, tokenizer_from, tokenizer_repo],
-                                  status, api_name=False,
-                                  show_progress="hidden", concurrency_limit=None, trigger_mode="multiple",  # not "once"
-                                  js=SCROLL_TO_STATUS)
-            training = checked.success(train_model, [*train_inputs, start_from, probes, tokenizer_from, tokenizer_repo,
-                                                     overlay],
-                                       [status, plot, metrics, samples, probe_table, download, runs_view, runs_csv],
-                                       api_name="train",
-                                       concurrency_limit=LIMITS.concurrent_trainings, concurrency_id="train",
-                                       show_progress_on=plot)  # the queue place shows on the plot; no spinners on the tables
-            stop.click(stop_training, None, status, api_name="stop", queue=False)
-            tokenizer_from.change(tokenizer_controls, tokenizer_from, [tokenizer_repo, vocab_size], api_name=False,
-                                  queue=False, show_progress="hidden")
-            refresh_runs.click(runs_outputs, None, [runs_view, runs_csv], api_name="runs", queue=False)
-            forget_runs.click(clear_runs, None, [runs_view, runs_csv], api_name="clear_runs", queue=False)
-            overlay.change(redraw_runs_plot, overlay, plot, api_name=False, show_progress="hidden")
-            controls = [tasks, vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_seq_len, batch_size,
-                        epochs, lr, mask_prob, time_budget, seed]
-            gr.on([c.change for c in controls], settings_ui, controls, settings_check, api_name=False,
-                  show_progress="hidden", queue=False)
-
+            training = train_tab()
         with gr.Tab("Fill-mask"):
-            with gr.Row():
-                which = Dropdown(MODEL_CHOICES, value="default", label="Model")
-                compare = gr.Checkbox(False, label="Compare with a second model")
-                which_b = Dropdown(MODEL_CHOICES, value="default", label="Second model")
-            text = gr.Textbox("the capital of france is [MASK].", label="Sentence with one or more [MASK]")
-            with gr.Row():
-                add_mask = gr.Button("Insert [MASK]")
-                top_k = Slider(1, 20, value=5, step=1, label="Top k")
-                guess = gr.Button("Fill the mask", variant="primary")
-            label = gr.Label(label="First [MASK]", num_top_classes=20, elem_id="fill-label")
-            table = gr.Dataframe(headers=["model", "mask", "top guesses"], label="Every mask", interactive=False, elem_id="fill-table")
-            raw = gr.JSON(label="JSON", visible=False)
-            fill_examples = gr.Examples(DEFAULT_FILL_EXAMPLES, [text], label="Examples (from the model's own held-out text)",
-                                        elem_id="fill-examples")
-            which.change(fill_mask_examples, which, fill_examples.dataset, api_name=False)
-            add_mask.click(insert_mask, text, text, api_name=False)
-            # predictions take milliseconds: answered at once, not through the queue (~150 ms of round trips)
-            guess.click(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name="fill_mask", queue=False)
-            text.submit(fill_mask_ui, [text, top_k, which, compare, which_b], [label, table, raw], api_name=False, queue=False)
-
+            fill_which, fill_examples = fill_mask_tab()
         with gr.Tab("Next sentence"):
-            nsp_which = Dropdown(MODEL_CHOICES, value="default", label="Model")
-            a = gr.Textbox("the capital of peru is lima.", label="Sentence A")
-            b = gr.Textbox("lima is the largest city in peru.", label="Sentence B")
-            with gr.Row():
-                swap = gr.Button("Random sentence B")
-                judge = gr.Button("Does B follow A?", variant="primary")
-            verdict = gr.Label(label="Next-sentence prediction", elem_id="nsp-verdict")
-            nsp_examples_ui = gr.Examples(DEFAULT_NSP_EXAMPLES, [a, b], label="Examples (from the model's own held-out text)",
-                                          elem_id="nsp-examples")
-            nsp_which.change(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
-            swap.click(random_sentence, nsp_which, b, api_name=False)
-            judge.click(next_sentence_ui, [a, b, nsp_which], verdict, api_name="next_sentence", queue=False)
-
+            nsp_which, nsp_examples_ui = next_sentence_tab()
         with gr.Tab("Model"):
-            model_which = Dropdown(MODEL_CHOICES, value="default", label="Model")
-            with gr.Row():
-                diagram = gr.Plot(label="Architecture", elem_id="architecture")
-                counts = gr.Dataframe(headers=["part", "parameters"], label="Parameters", interactive=False)
-            gr.Markdown(EXPLAIN)
-            walkthrough = gr.Markdown()
-            gr.Markdown("### Attention: where each token looks")
-            att_text = gr.Textbox("the capital of france is [MASK].", label="Sentence")
-            with gr.Row():
-                layer = Slider(1, 2, value=2, step=1, label="Layer")
-                head = Slider(1, 2, value=1, step=1, label="Head")
-                show = gr.Button("Show attention", variant="primary")
-            heatmap = gr.Plot(label="Attention", elem_id="attention")
-            gr.Markdown("### Tokenizer: how text becomes pieces\nA word the vocabulary lacks is split into pieces; "
-                        "`##` marks a piece that continues the word before it.")
-            with gr.Row():
-                tok_text = gr.Textbox("the capital of france is paris. volcanoes erupt under the glaciers.", label="Text",
-                                      scale=4)
-                tokenize_button = gr.Button("Tokenize", variant="primary", scale=1)
-            tok_pieces = gr.HighlightedText(label="Pieces", combine_adjacent=False, show_legend=True, elem_id="pieces",
-                                            color_map={"word": "#bfdbfe", "continuation": "#fde68a", "special": "#e5e7eb"})
-            tok_summary = gr.Markdown(elem_id="vocab-summary")
-            with gr.Row():
-                tok_rows = gr.Dataframe(headers=PIECE_COLUMNS, label="Pieces and ids", interactive=False, max_height=320)
-                tok_top = gr.Dataframe(headers=TOP_COLUMNS, label="Most frequent pieces", interactive=False, max_height=320,
-                                       elem_id="top-pieces")
-            gr.Markdown("### Embeddings: which words the model puts together\nEach piece is a vector; words used alike "
-                        "end up close. Train longer (or continue from the current model) and watch related words cluster.")
-            with gr.Row():
-                emb_word = gr.Textbox("france", label="Word (its nearest neighbours are marked)", scale=2)
-                emb_n = Slider(10, MAX_DRAWN_WORDS, value=100, step=10, label="Words drawn (the most frequent)", scale=2)
-                emb_button = gr.Button("Show embeddings", variant="primary", scale=1)
-            with gr.Row():
-                emb_plot = gr.Plot(label="Word embeddings (PCA)", show_label=False, elem_id="embeddings", scale=3)
-                with gr.Column(scale=1, min_width=260):
-                    emb_rows = gr.Dataframe(headers=NEIGHBOUR_COLUMNS, label="Nearest neighbours", interactive=False,
-                                            elem_id="neighbours")
-                    emb_note = gr.Markdown(elem_classes="small")
-            model_which.change(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
-            tokenize_button.click(tokenize_ui, [tok_text, model_which], [tok_pieces, tok_rows, tok_summary, tok_top],
-                                  api_name="tokenize", queue=False)
-            tok_text.submit(tokenize_ui, [tok_text, model_which], [tok_pieces, tok_rows, tok_summary, tok_top],
-                            api_name=False, queue=False)
-            emb_button.click(embeddings_ui, [emb_word, emb_n, model_which], [emb_plot, emb_note, emb_rows],
-                             api_name="embeddings")
-            emb_word.submit(embeddings_ui, [emb_word, emb_n, model_which], [emb_plot, emb_note, emb_rows], api_name=False)
-            for refresh in (model_which.change, demo.load):  # the current model's pieces, from the start (~6 ms)
-                refresh(tokenize_ui, [tok_text, model_which], [tok_pieces, tok_rows, tok_summary, tok_top], api_name=False,
-                        queue=False)
-            # the embedding view takes ~0.6 s on the prediction thread: drawn when asked, or for another model
-            model_which.change(embeddings_ui, [emb_word, emb_n, model_which], [emb_plot, emb_note, emb_rows], api_name=False)
-            show.click(attention_ui, [att_text, layer, head, model_which], heatmap, api_name="attention")
-            demo.load(describe_model, model_which, [diagram, counts, walkthrough, layer, head], api_name=False)
-
+            model_which = model_tab(demo)
         with gr.Tab("Hub"):
-            gr.Markdown("Share a checkpoint on the Hugging Face Hub, or pull one (yours, or a published BERT such as "
-                        "`google/bert_uncased_L-2_H-128_A-2`) to play with and to continue pretraining.")
-            if OAUTH:
-                gr.LoginButton()
-            else:
-                gr.Markdown(("Paste an access token below." if ON_SPACE else
-                             "Paste a token below, or leave it empty to use this machine's `HF_TOKEN` or saved "
-                             "`hf auth login`.") + " (On a Space with sign-in enabled, a *Sign in with Hugging Face* "
-                            "button appears here instead.)", elem_classes="small")
-            with gr.Row():
-                with gr.Column():
-                    gr.Markdown("### Push")
-                    push_which = Dropdown(MODEL_CHOICES, value="trained", label="Checkpoint")
-                    repo = gr.Textbox(label="Repository", placeholder="your-name/babybert-my-corpus")
-                    private = gr.Checkbox(False, label="Private")
-                    token = gr.Textbox(label="Access token with write access (not needed when signed in)", type="password")
-                    push_button = gr.Button("Push", variant="primary")
-                    push_result = gr.Markdown(elem_id="push-result")
-                with gr.Column():
-                    gr.Markdown("### Pull")
-                    pull_repo = gr.Textbox(label="Repository", placeholder="google/bert_uncased_L-2_H-128_A-2")
-                    revision = gr.Textbox(label="Revision (optional): branch, tag or commit id")
-                    pull_token = gr.Textbox(label="Access token (only for private repositories)", type="password")
-                    pull_button = gr.Button("Pull", variant="primary")
-                    pull_result = gr.Markdown(elem_id="pull-result")
-            push_button.click(push_handler, [push_which, repo, private, token], push_result, api_name="push")
-            pulling = pull_button.click(pull_handler, [pull_repo, revision, pull_token], pull_result, api_name="pull")
-            pulling.success(use_new_model("pulled"), None, [which, nsp_which, model_which, push_which], api_name=False) \
-                .then(fill_mask_examples, which, fill_examples.dataset, api_name=False) \
-                .then(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
-            if OAUTH:
-                demo.load(token_fields, None, [token, pull_token], api_name=False)
-
-        training.then(use_new_model("trained"), None, [which, nsp_which, model_which, push_which], api_name=False) \
-            .then(fill_mask_examples, which, fill_examples.dataset, api_name=False) \
-            .then(next_sentence_examples, nsp_which, nsp_examples_ui.dataset, api_name=False)
+            push_which, pulling = hub_tab(demo)
+        # a model trained or pulled becomes the current one in every tab, with its own examples
+        for after, which in ((training.then, "trained"), (pulling.success, "pulled")):
+            after(use_new_model(which), None, [fill_which, nsp_which, model_which, push_which], api_name=False) \
+                .then(fill_mask_examples, fill_which, fill_examples, api_name=False) \
+                .then(next_sentence_examples, nsp_which, nsp_examples_ui, api_name=False)
         demo.unload(forget_session)
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -16,7 +16,7 @@ from .conftest import READ, TINY_MODEL, WRITE, animal_corpus, running_app, tiny_
 from .test_hub_dataset import parquet
 from .test_published_tokenizer import old_layout_bert
 
-TINY = dict(vocab_size=256, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, max_seq_len=32,
+TINY = dict(vocab_size=256, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=32,
             batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, seed=0)
 
 
@@ -104,7 +104,7 @@ def test_a_stop_affects_only_its_own_run(server):
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(corpus=""), "corpus is empty"),
-    (dict(hidden_size=48, num_heads=5), "divisible"),
+    (dict(hidden_size=48, num_attention_heads=5), "divisible"),
     (dict(tasks=[]), "at least one task"),
     (dict(probes="a probe without mask"), "no \\[MASK\\]"),
 ])

@@ -17,15 +17,15 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import Status
 
-from babybert.cli.main import main
+from babybert.cli import main
 from babybert.bench.app import call_api
 
 from .conftest import WRITE, animal_corpus, running_app
 
 MAX_CHARS = 150_000  # the server's corpus limit in these tests (BABYBERT_MAX_CORPUS_CHARS)
 GOOD = animal_corpus(12)
-TRAIN = dict(corpus=GOOD, tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_layers=2, num_heads=2,
-             intermediate_size=64, max_seq_len=32, batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, time_budget=2,
+TRAIN = dict(corpus=GOOD, tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+             intermediate_size=64, max_position_embeddings=32, batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, time_budget=2,
              seed=0, start_from="scratch", probes="", tokenizer_from="corpus", tokenizer_repo="", overlay=True)
 QUESTION = "every morning the cow says [MASK]."
 
@@ -109,11 +109,11 @@ CASES = {
     "vocabulary a string": (train_with(vocab_size="many"), "vocabulary size must be a number"),
     "vocabulary a float": (train_with(vocab_size=256.5), "vocabulary size must be a whole number"),
     "hidden size 0": (train_with(hidden_size=0), "hidden size must be at least 1"),
-    "hidden size not divisible by heads": (train_with(hidden_size=48, num_heads=5), "divisible by num_attention_heads"),
-    "layers negative": (train_with(num_layers=-2), "layers must be at least 1"),
-    "heads a string": (train_with(num_heads="two"), "heads must be a number"),
+    "hidden size not divisible by heads": (train_with(hidden_size=48, num_attention_heads=5), "divisible by num_attention_heads"),
+    "layers negative": (train_with(num_hidden_layers=-2), "layers must be at least 1"),
+    "heads a string": (train_with(num_attention_heads="two"), "heads must be a number"),
     "feed-forward NaN": (train_with(intermediate_size=math.nan), "feed-forward size must be a number"),
-    "max length 4": (train_with(max_seq_len=4), "max sequence length must be at least 8"),
+    "max length 4": (train_with(max_position_embeddings=4), "max sequence length must be at least 8"),
     "batch 0": (train_with(batch_size=0), "batch size must be between 1 and 1024"),
     "batch a float": (train_with(batch_size=2.5), "batch size must be a whole number"),
     "batch a billion": (train_with(batch_size=10**9), "batch size must be between 1 and 1024"),
@@ -133,7 +133,7 @@ CASES = {
     "no task": (train_with(tasks=[]), "choose at least one task"),
     "unknown task": (train_with(tasks=["SQUAD"]), "tasks must be one or both of mlm, nsp"),
     "tasks not a list": (train_with(tasks=7), "choose at least one task"),
-    "model over the server's size": (train_with(hidden_size=512, num_layers=8, intermediate_size=2048, vocab_size=8192),
+    "model over the server's size": (train_with(hidden_size=512, num_hidden_layers=8, intermediate_size=2048, vocab_size=8192),
                                      "this server trains up to"),
     "probe without mask or pair": (train_with(probes="just words"), "no \\[MASK\\] and no '\\|\\|\\|'"),
     # the tokenizer choice, a Hub dataset, the Model tab's views (issue 14)

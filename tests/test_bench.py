@@ -32,7 +32,7 @@ def test_contenders_see_the_same_tokens(documents):
 
 def test_quick_bench_numbers_are_consistent(tmp_path, corpus_text, capsys):
     """`bench --quick --json`: one JSON object on the last line, whose numbers agree with each other."""
-    from babybert.cli.main import main
+    from babybert.cli import main
 
     path = tmp_path / "animals.txt"
     path.write_text(corpus_text)

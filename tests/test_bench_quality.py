@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from babybert.cli.main import main
+from babybert.cli import main
 from babybert.config import TrainConfig
 from babybert.bench.quality import recipe_pairs, recipe_tokenizer, run_quality_bench, score, train_recipe
 

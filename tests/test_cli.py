@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from babybert.cli.main import main
+from babybert.cli import main
 
 from .conftest import animal_corpus
 
@@ -50,7 +50,7 @@ def test_train_prints_progress_and_summary(cli_checkpoint):
 def test_plain_progress_prints_a_line_per_interval_and_the_last_step(capsys):
     import sys as _sys
 
-    from babybert.cli.main import PlainProgress
+    from babybert.cli.progress import PlainProgress
     bar = PlainProgress(total=40, file=_sys.stderr, every=0.0)  # a line at every update
     for _ in range(4):
         bar.update(10)
@@ -76,7 +76,8 @@ def test_train_json_events(tmp_path, corpus_file, capsys):
 
 def test_train_defaults_are_the_library_defaults():
     """One recipe: `python -m babybert train` with no options trains exactly as train() does."""
-    from babybert.cli.main import build_parser, train_configs
+    from babybert.cli import build_parser
+    from babybert.cli.train import train_configs
     from babybert.config import ModelConfig, TrainConfig
     model_config, config = train_configs(build_parser().parse_args(["train", "--corpus", "c.txt", "--out", "o"]))
     assert config == TrainConfig() and model_config == ModelConfig()
@@ -85,7 +86,8 @@ def test_train_defaults_are_the_library_defaults():
 @pytest.mark.parametrize("text, expected", [("500", (500, None)), ("90s", (None, 90.0)), ("10m", (None, 600.0)),
                                             ("1h", (None, 3600.0))])
 def test_save_every_takes_steps_or_a_time(text, expected):
-    from babybert.cli.main import build_parser, train_configs
+    from babybert.cli import build_parser
+    from babybert.cli.train import train_configs
     _, config = train_configs(build_parser().parse_args(["train", "--corpus", "c", "--out", "o", "--save-every", text]))
     assert (config.save_every, config.save_every_seconds) == expected
 
@@ -246,7 +248,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, corpus_file, cli_checkpoi
 
 
 def test_help_for_every_command(capsys):
-    from babybert.cli.main import main
+    from babybert.cli import main
 
     for command in ["train", "fill-mask", "nsp", "tokenize", "embeddings", "eval", "bench", "push", "pull", "runs", "deploy-space"]:
         with pytest.raises(SystemExit) as exited:

@@ -12,7 +12,7 @@ import yaml
 from huggingface_hub import ModelCard
 
 from babybert import fill_mask, load_checkpoint
-from babybert.cli.main import main
+from babybert.cli import main
 from babybert.hub.repos import CHECKPOINT_FILES, HubError, pull, push
 from babybert.hub.space import deploy_space, space_files
 

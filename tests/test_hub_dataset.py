@@ -248,7 +248,7 @@ def test_the_cli_trains_and_evaluates_on_a_hub_dataset(hub, tmp_path, capsys):
     info = load_checkpoint(tmp_path / "m").info
     assert info["corpus"]["name"] == "alice/animals" and "sentences by BabyBERT's splitter" in info["corpus"]["source"]
     assert info["corpus"]["train"]["documents"] + info["corpus"]["held_out"]["documents"] == 30
-    from babybert.cli.main import main
+    from babybert.cli import main
     assert main(["eval", str(tmp_path / "m"), "--json", *common, "--dataset-split", "train"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["mlm_accuracy"] is not None
     assert main(["train", "--dataset", "alice/secret", "--endpoint", hub.endpoint, "--out", str(tmp_path / "x")]) == 2

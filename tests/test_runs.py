@@ -12,7 +12,7 @@ import pytest
 from gradio_client import Client
 
 from babybert import train
-from babybert.cli.main import main
+from babybert.cli import main
 from babybert.analysis.plots import LossPlot, smooth
 from babybert.analysis.runs import Run, change, differing, overlays, table, write_csv
 
@@ -168,8 +168,8 @@ def server(tmp_path_factory, module_hub):
         yield url
 
 
-APP_RUN = dict(corpus=animal_corpus(12), tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_layers=2, num_heads=2,
-               intermediate_size=64, max_seq_len=32, batch_size=16, epochs=500, lr=2e-3, mask_prob=0.15, time_budget=3,
+APP_RUN = dict(corpus=animal_corpus(12), tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+               intermediate_size=64, max_position_embeddings=32, batch_size=16, epochs=500, lr=2e-3, mask_prob=0.15, time_budget=3,
                seed=0, start_from="scratch", probes="")
 
 

@@ -11,12 +11,12 @@ from babybert.data.corpus import CorpusStats
 from babybert.analysis.evaluate import Metrics
 from babybert.analysis.plots import LossPlot
 from babybert.analysis.predict import Candidate, MaskedExample, parse_probes
-from babybert.server.inputs import DEFAULT_SETTINGS, check_settings, corpus_summary, estimate_parameters, make_configs
+from babybert.server.inputs import APP_SETTINGS, APP_VALUES, check_settings, corpus_summary, estimate_parameters, make_configs
 from babybert.server.limits import Limits
 from babybert.server.sessions import Sessions
 from babybert.server.view import TrainView
 
-SLIDERS = DEFAULT_SETTINGS
+SLIDERS = {name: APP_VALUES[name] for name in APP_SETTINGS}  # the Train tab's controls, untouched
 
 
 def test_corpus_summary_counts_documents_and_sentences():
@@ -53,13 +53,13 @@ def test_the_app_starts_from_the_library_defaults():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(hidden_size=48, num_heads=5), "divisible"),
+    (dict(hidden_size=48, num_attention_heads=5), "divisible"),
     (dict(tasks=[]), "at least one task"),
     (dict(time_budget=900), "between 1 and 600"),
     (dict(batch_size=2.5), "batch size must be a whole number"),
     (dict(lr=None), "learning rate must be a number"),
     (dict(mask_prob=0), "mask probability must be positive"),
-    (dict(hidden_size=512, num_layers=8, intermediate_size=2048, vocab_size=8192), "this server trains up to"),
+    (dict(hidden_size=512, num_hidden_layers=8, intermediate_size=2048, vocab_size=8192), "this server trains up to"),
 ])
 def test_make_configs_explains_bad_settings(change, message):
     with pytest.raises(ValueError, match=message):
@@ -68,7 +68,7 @@ def test_make_configs_explains_bad_settings(change, message):
 
 def test_settings_are_checked_live_before_start():
     assert check_settings(Limits(), **SLIDERS).startswith("Settings OK: about **975,362** parameters")
-    line = check_settings(Limits(), **{**SLIDERS, "num_heads": 3})
+    line = check_settings(Limits(), **{**SLIDERS, "num_attention_heads": 3})
     assert line.startswith("**These settings will not train:**") and "must be divisible by num_attention_heads (3)" in line
     assert "this server trains up to 100,000" in check_settings(Limits(max_parameters=100_000), **SLIDERS)
 

@@ -17,21 +17,21 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# (key, label) of the settings a run records, in the order a table shows them
-SETTINGS = (
-    ("corpus", "corpus"), ("tokenizer", "tokenizer"), ("start", "start"), ("tasks", "tasks"),
-    ("vocab_size", "vocab"), ("hidden_size", "hidden"), ("num_layers", "layers"), ("num_heads", "heads"),
-    ("intermediate_size", "ff"), ("max_len", "max len"), ("batch_size", "batch"), ("lr", "lr"),
-    ("warmup", "warmup"), ("weight_decay", "weight decay"), ("mask_prob", "mask"), ("epochs", "epochs"),
-    ("max_steps", "max steps"), ("time_budget", "time budget"), ("seed", "seed"),
-)
+from babybert.config import ModelConfig, TrainConfig, settings
+
+# (key, label) of the settings a run records, in the order a table shows them: where the run started,
+# then every setting declared in babybert/config.py, under its short label
+RUN = (("corpus", "corpus"), ("tokenizer", "tokenizer"), ("start", "start"))
+MODEL_SETTINGS = tuple((f.name, s.label) for f, s in settings(ModelConfig))
+TRAIN_SETTINGS = tuple((f.name, s.label) for f, s in settings(TrainConfig))
+SETTINGS = RUN + MODEL_SETTINGS + TRAIN_SETTINGS
 # (key, label) of what a run measured; accuracies are shares
 RESULTS = (
     ("mlm_accuracy", "MLM acc."), ("word_accuracy", "word acc."), ("nsp_accuracy", "NSP acc."),
     ("mlm_perplexity", "perplexity"), ("steps", "steps"), ("seconds", "seconds"), ("tokens_per_sec", "tokens/s"),
     ("num_parameters", "parameters"),
 )
-SHOWN_WHEN_ALONE = ("lr", "hidden_size", "num_layers", "batch_size", "time_budget")  # a table of one run
+SHOWN_WHEN_ALONE = ("lr", "hidden_size", "num_hidden_layers", "batch_size", "time_budget")  # a table of one run
 
 
 @dataclass
@@ -52,14 +52,12 @@ class Run:
             "corpus": (info.get("corpus") or {}).get("name"),
             "tokenizer": info.get("tokenizer") or "WordPiece on the corpus",
             "start": f"from {Path(info['init']).name}" if info.get("init") else "scratch",
-            "tasks": "+".join(x.upper() for x in t.get("tasks", ())),
-            # the vocabulary asked for (a small corpus may give fewer pieces: the parameters column tells)
-            "vocab_size": t.get("vocab_size", m.get("vocab_size")), "hidden_size": m.get("hidden_size"),
-            "num_layers": m.get("num_hidden_layers"), "num_heads": m.get("num_attention_heads"),
-            "intermediate_size": m.get("intermediate_size"), "max_len": m.get("max_position_embeddings"),
-            **{k: t.get(k) for k in ("batch_size", "lr", "warmup", "weight_decay", "mask_prob", "epochs",
-                                     "max_steps", "time_budget", "seed")},
+            **{k: m.get(k) for k, _ in MODEL_SETTINGS},
+            **{k: t.get(k) for k, _ in TRAIN_SETTINGS},
         }
+        # the vocabulary asked for (a small corpus may give fewer pieces: the parameters column tells)
+        settings["vocab_size"] = t.get("vocab_size", m.get("vocab_size"))
+        settings["tasks"] = "+".join(x.upper() for x in t.get("tasks", ()))
         results = {**{k: metrics.get(k) for k in ("mlm_accuracy", "word_accuracy", "nsp_accuracy", "mlm_perplexity")},
                    "steps": info.get("steps"), "seconds": info.get("train_seconds"),
                    "tokens_per_sec": info.get("tokens_per_sec"), "num_parameters": info.get("num_parameters")}

@@ -27,24 +27,21 @@ from babybert.paths import APP
 import httpx
 
 from babybert.bench.throughput import p50_p95
-from babybert.config import ModelConfig, TrainConfig
-from babybert.server.inputs import DEFAULT_SETTINGS, make_configs
+from babybert.config import ModelConfig, TrainConfig, app_values, build, settings, to_argv
 from babybert.paths import EXAMPLES_DIR
-from babybert.server.limits import Limits
 
 TARGETS = {"streaming_cost": 0.10, "first_plot_s": 3.0, "plot_gap_s": 1.0, "stop_s": 2.0}
 
 
-def cli_arguments(model_config: ModelConfig, config: TrainConfig) -> list[str]:
-    """The CLI flags that give `train()` exactly the configs the app builds from its controls."""
-    return ["--tasks", ",".join(config.tasks), "--vocab-size", str(config.vocab_size),
-            "--hidden-size", str(model_config.hidden_size), "--num-layers", str(model_config.num_hidden_layers),
-            "--num-heads", str(model_config.num_attention_heads),
-            "--intermediate-size", str(model_config.intermediate_size),
-            "--max-seq-len", str(model_config.max_position_embeddings), "--batch-size", str(config.batch_size),
-            "--epochs", str(config.epochs), "--time-budget", str(config.time_budget), "--lr", str(config.lr),
-            "--mask-prob", str(config.mask_prob), "--eval-every", str(config.eval_every),
-            "--eval-sentences", str(config.eval_sentences), "--seed", str(config.seed)]
+def app_settings(budget: float) -> tuple[dict, tuple[ModelConfig, TrainConfig]]:
+    """What the Train tab trains with when only the time budget is changed: the values of its
+    controls (/train's settings, by name) and the configs they make (for the CLI's run)."""
+    model_values, values = app_values(ModelConfig), dict(app_values(TrainConfig), time_budget=budget)
+    model_config = build(ModelConfig, model_values)
+    model_config.vocab_size = values["vocab_size"]
+    shown = {f.name for cls in (ModelConfig, TrainConfig) for f, s in settings(cls) if s.control}
+    controls = {k: v for k, v in {**model_values, **values}.items() if k in shown}
+    return controls, (model_config, build(TrainConfig, values))
 
 
 def _speed(info_path: Path) -> float:
@@ -122,8 +119,7 @@ def _app_round(url: str, inputs: list[str], settings: dict, corpus: str, stop_af
 def run_app_bench(budget: float = 20, rounds: int = 2, corpus: str | Path | None = None) -> dict:
     path = Path(corpus) if corpus else EXAMPLES_DIR / "world_facts.txt"
     text = path.read_text(encoding="utf-8")
-    settings = dict(DEFAULT_SETTINGS, time_budget=budget)
-    model_config, config = make_configs(Limits(), **settings)
+    settings, (model_config, config) = app_settings(budget)
     cli, app, latency = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -133,7 +129,7 @@ def run_app_bench(budget: float = 20, rounds: int = 2, corpus: str | Path | None
             for r in range(rounds):
                 out = tmp / f"cli-{r}"
                 subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(path), "--out", str(out),
-                                *cli_arguments(model_config, config)], check=True, capture_output=True)
+                                *to_argv(model_config, config)], check=True, capture_output=True)
                 cli.append(_speed(out / "babybert.json"))
                 latency.append(_app_round(url, inputs, settings, text))
                 app.append(_speed(tmp / "runs" / latency[-1]["session"] / "babybert-session" / "babybert.json"))
@@ -195,7 +191,7 @@ def run_load_bench(budget: float = 20, corpus: str | Path | None = None) -> dict
     two ask fill-mask questions. Fill-mask latency is measured idle first, then while training runs."""
     path = Path(corpus) if corpus else EXAMPLES_DIR / "world_facts.txt"
     text = path.read_text(encoding="utf-8")
-    settings = dict(DEFAULT_SETTINGS, time_budget=budget)
+    settings, _ = app_settings(budget)
     with tempfile.TemporaryDirectory() as tmp:
         process, url, inputs = _start_app(Path(tmp) / "runs")
         try:

@@ -1,27 +1,18 @@
 """What a user sends the app, checked: the corpus (typed, uploaded or an example), the training
-settings, the tokenizer choice. Every problem is a ValueError whose message says what to do.
+settings, the tokenizer choice. Every problem is a UserError whose message says what to do.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from pathlib import Path
 
-from babybert.config import ModelConfig, TrainConfig, estimate_parameters
+from babybert.config import (ModelConfig, TrainConfig, app_values, as_number, build, estimate_parameters, field_type,
+                             settings)
+from babybert.errors import UserError
 from babybert.data.corpus import check_text, decode_text, parse_corpus
 from babybert.paths import EXAMPLES_DIR
 from babybert.server.limits import Limits
-
-
-# what the Train tab's controls start at: a useful model in about a minute on 2 CPU cores
-_M, _T = ModelConfig(), TrainConfig()  # one recipe: the app starts from train()'s own defaults
-
-
-DEFAULT_SETTINGS = dict(tasks=[t.upper() for t in _T.tasks], vocab_size=_T.vocab_size, hidden_size=_M.hidden_size,
-                        num_layers=_M.num_hidden_layers, num_heads=_M.num_attention_heads,
-                        intermediate_size=_M.intermediate_size, max_seq_len=_M.max_position_embeddings,
-                        batch_size=_T.batch_size, epochs=_T.epochs, lr=_T.lr, mask_prob=_T.mask_prob, time_budget=60, seed=_T.seed)
 
 
 def example_corpora() -> dict[str, Path]:
@@ -40,79 +31,80 @@ def corpus_summary(text: str) -> str:
 def read_upload(path: str | Path, limits: Limits) -> str:
     data = Path(path).read_bytes()
     if len(data) > 4 * limits.max_corpus_chars:
-        raise ValueError(f"the file is {len(data):,} bytes; this server takes corpora up to {limits.max_corpus_chars:,} characters")
+        raise UserError(f"the file is {len(data):,} bytes; this server takes corpora up to {limits.max_corpus_chars:,} characters")
     return decode_text(data, Path(path).name)
 
 
 def check_corpus(text: str, limits: Limits) -> list[list[str]]:
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("the corpus is empty: paste some text (one sentence per line, a blank line between documents) or pick an example")
+        raise UserError("the corpus is empty: paste some text (one sentence per line, a blank line between documents) or pick an example")
     if len(text) > limits.max_corpus_chars:
-        raise ValueError(f"the corpus has {len(text):,} characters; this server takes up to {limits.max_corpus_chars:,}")
+        raise UserError(f"the corpus has {len(text):,} characters; this server takes up to {limits.max_corpus_chars:,}")
     check_text(text)
     docs = parse_corpus(text)
     if sum(len(d) for d in docs) < 2:
-        raise ValueError("the corpus needs at least two sentences (one per line)")
+        raise UserError("the corpus needs at least two sentences (one per line)")
     return docs
 
 
-def number(name: str, value, low: float | None = None, high: float | None = None) -> float:
-    """A finite number within [low, high], from whatever a client sent (sliders can be bypassed)."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(x):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if (low is not None and x < low) or (high is not None and x > high):
-        bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else \
-            f"at least {low:g}" if low is not None else f"at most {high:g}"
-        raise ValueError(f"{name} must be {bounds}, got {value!r}")
-    return x
-
-
 def whole(name: str, value, low: int = 1, high: int | None = None) -> int:
-    x = number(name, value)
-    if x != int(x):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    return int(number(name, x, low, high))
+    """A whole number within [low, high], from whatever a client sent (sliders can be bypassed)."""
+    return as_number(value, name, whole=True, low=low, high=high)
 
 
-MAX_BATCH_SIZE, MAX_SEED = 1024, 2**32 - 1
+# ----------------------------------------------------------------------------- the training settings
+
+MAX_BATCH_SIZE = 1024  # a server's cap (the command line has none)
+MODEL_SETTINGS = [f.name for f, _ in settings(ModelConfig)]
+APP_SETTINGS = [f.name for cls in (ModelConfig, TrainConfig) for f, s in settings(cls) if s.control]  # the controls
+APP_VALUES = {**app_values(ModelConfig), **app_values(TrainConfig)}  # what the app trains with, untouched
 
 
-def make_configs(limits: Limits, *, tasks: list[str], vocab_size, hidden_size, num_layers, num_heads, intermediate_size,
-                 max_seq_len, batch_size, epochs, lr, mask_prob, time_budget, seed) -> tuple[ModelConfig, TrainConfig]:
-    """Slider values -> validated configs; every problem is a ValueError a user can act on."""
-    def positive(name, value):
-        x = number(name, value)
-        if not x > 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
-        return x
-    if isinstance(tasks, str):
-        tasks = [tasks]
-    if not tasks or not isinstance(tasks, (list, tuple)) or not all(isinstance(t, str) for t in tasks):
-        raise ValueError("choose at least one task: MLM, NSP or both")
-    model_config = ModelConfig(vocab_size=whole("vocabulary size", vocab_size, 32), hidden_size=whole("hidden size", hidden_size),
-                               num_hidden_layers=whole("layers", num_layers), num_attention_heads=whole("heads", num_heads),
-                               intermediate_size=whole("feed-forward size", intermediate_size),
-                               max_position_embeddings=whole("max sequence length", max_seq_len, 8))
-    model_config.validate()
+def label(name: str) -> str:
+    """How the app names a setting in its messages: its control's label ("batch size"), else its name."""
+    found = next((s for cls in (ModelConfig, TrainConfig) for f, s in settings(cls) if f.name == name), None)
+    text = found.control.label.split(" (")[0] if found and found.control else name.replace("_", " ")
+    return text[:1].lower() + text[1:]
+
+
+def app_controls(caps: dict[str, float]) -> dict[str, list[tuple[str, object, object, bool]]]:
+    """The app's controls by section ("" first, then the accordions): (setting, its Control, the value
+    it starts at, whether it takes whole numbers). `caps` are a server's maximums (the time budget's)."""
+    sections: dict[str, list] = {}
+    for cls in (ModelConfig, TrainConfig):
+        for f, s in settings(cls):
+            if s.control is not None:
+                control = s.control if f.name not in caps else replace(s.control, maximum=caps[f.name])
+                value = APP_VALUES[f.name]
+                if control.maximum is not None and isinstance(value, (int, float)):
+                    value = min(value, control.maximum)
+                sections.setdefault(control.section, []).append((f.name, control, value, field_type(cls, f.name)[0] is int))
+    return dict(sorted(sections.items(), key=lambda item: item[0] != ""))
+
+
+def make_configs(limits: Limits, **values) -> tuple[ModelConfig, TrainConfig]:
+    """The app's setting values (by their config names; those not given keep the app's) -> validated
+    configs, within this server's limits; every problem is a UserError in the app's words."""
+    values = {**APP_VALUES, **values}
+    if values["tasks"] in (None, [], (), ""):
+        raise UserError("choose at least one task: MLM, NSP or both")
+    if values["epochs"] in (0, "", None):  # an empty or zero box: no limit but the time
+        values["epochs"] = None
+    budget = values["time_budget"]
     try:
-        budget = number("time budget", time_budget, 1, limits.max_train_seconds)
-    except ValueError:
-        raise ValueError(f"the time budget must be between 1 and {limits.max_train_seconds} seconds on this server, "
-                         f"got {time_budget!r}") from None
-    config = TrainConfig(tasks=tuple(t.lower() for t in tasks), epochs=positive("epochs", epochs) if epochs else None,
-                         time_budget=budget, batch_size=whole("batch size", batch_size, 1, MAX_BATCH_SIZE),
-                         lr=positive("learning rate", lr), mask_prob=positive("mask probability", mask_prob),
-                         vocab_size=model_config.vocab_size, seed=whole("seed", seed, 0, MAX_SEED),
-                         eval_every=100, eval_sentences=500)
-    config.validate()
+        as_number(budget, "time budget", low=1, high=limits.max_train_seconds)
+    except UserError:
+        raise UserError(f"the time budget must be between 1 and {limits.max_train_seconds} seconds on this server, "
+                        f"got {budget!r}") from None
+    whole(label("batch_size"), values["batch_size"], 1, MAX_BATCH_SIZE)
+    config = build(TrainConfig, {k: v for k, v in values.items() if k not in MODEL_SETTINGS}, label)
+    model_config = build(ModelConfig, {k: v for k, v in values.items() if k in MODEL_SETTINGS}, label)
+    model_config.vocab_size = config.vocab_size  # what the tokenizer is asked for; its real size replaces it
     params = estimate_parameters(model_config)
     if params > limits.max_parameters:
-        raise ValueError(f"that model would have ~{params:,} parameters; this server trains up to {limits.max_parameters:,}. "
-                         "Make it smaller (hidden size, layers, feed-forward size or vocabulary).")
+        raise UserError(f"that model would have ~{params:,} parameters; this server trains up to "
+                        f"{limits.max_parameters:,}. Make it smaller (hidden size, layers, feed-forward size or "
+                        "vocabulary).")
     return model_config, config
 
 
@@ -124,9 +116,9 @@ def tokenizer_choice(tokenizer_from, tokenizer_repo, start_from) -> str | None:
     if tokenizer_from in (None, "", "corpus"):
         return None
     if tokenizer_from != "hub":
-        raise ValueError(f"unknown tokenizer choice {tokenizer_from!r}: choose corpus or hub")
+        raise UserError(f"unknown tokenizer choice {tokenizer_from!r}: choose corpus or hub")
     if start_from == "continue":
-        raise ValueError("a model trained further keeps its own tokenizer: choose 'from scratch' to train a new "
+        raise UserError("a model trained further keeps its own tokenizer: choose 'from scratch' to train a new "
                          "model with a published tokenizer, or 'train a WordPiece on my corpus'")
     return valid_repo_id(tokenizer_repo if isinstance(tokenizer_repo, str) else "", "tokenizer repository")
 
@@ -137,17 +129,17 @@ def with_tokenizer(model_config: ModelConfig, config: TrainConfig, tokenizer, li
     model_config = ModelConfig(**{**vars(model_config), "vocab_size": vocab})
     params = estimate_parameters(model_config)
     if params > limits.max_parameters:
-        raise ValueError(f"with the {vocab:,}-piece vocabulary of that tokenizer the model would have ~{params:,} "
+        raise UserError(f"with the {vocab:,}-piece vocabulary of that tokenizer the model would have ~{params:,} "
                          f"parameters; this server trains up to {limits.max_parameters:,}. Make the hidden size smaller.")
     return model_config, replace(config, vocab_size=vocab)
 
 
-def check_settings(limits: Limits, **settings) -> str:
+def check_settings(limits: Limits, **values) -> str:
     """A line under the controls, refreshed as they change, so a bad combination is explained
     before Start is pressed."""
     try:
-        model_config, _ = make_configs(limits, **settings)
-    except ValueError as e:
+        model_config, _ = make_configs(limits, **values)
+    except UserError as e:
         return f"**These settings will not train:** {e}"
     return (f"Settings OK: about **{estimate_parameters(model_config):,}** parameters "
             f"(this server trains up to {limits.max_parameters:,}); the vocabulary may come out smaller on a small corpus.")

@@ -7,6 +7,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from babybert.config import as_number
+from babybert.errors import UserError
+
 
 @dataclass
 class Limits:
@@ -24,12 +27,9 @@ class Limits:
             raw = env.get(name)
             if raw is None:
                 return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ValueError(f"environment variable {name} must be a whole number, got {raw!r}") from None
+            value = as_number(raw.strip(), f"environment variable {name}", whole=True)
             if value <= 0:
-                raise ValueError(f"environment variable {name} must be positive, got {value}")
+                raise UserError(f"environment variable {name} must be positive, got {value}")
             return value
         d = cls()
         return cls(number("BABYBERT_MAX_CORPUS_CHARS", d.max_corpus_chars), number("BABYBERT_MAX_PARAMETERS", d.max_parameters),
@@ -42,8 +42,7 @@ class Limits:
                 f"{self.max_parameters:,} parameters, training up to {self.max_train_seconds} s, "
                 f"{plural(self.concurrent_trainings, 'training')} at a time (others wait in a queue). Beyond these, or "
                 "for several processes or GPUs and runs of hours, the command line takes over: "
-                "`python -m babybert train` (with `torchrun`, `--save-every` and `--resume`; see the README's "
-                "*Scaling up*).")
+                "`python -m babybert train` (with `torchrun`, `--save-every` and `--resume`; see docs/scaling.md).")
 
 
 def plural(n: int, noun: str) -> str:
