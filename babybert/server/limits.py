@@ -42,8 +42,8 @@ class Limits:
                 f"{self.max_parameters:,} parameters, training up to {self.max_train_seconds} s, "
                 f"{plural(self.concurrent_trainings, 'training')} at a time (others wait in a queue). Beyond these, or "
                 "for several processes or GPUs and runs of hours, the command line takes over: "
-                "`python -m babybert train` (with `torchrun`, `--save-every` and `--resume`; see the README's "
-                "*Scaling up*).")
+                "`python -m babybert train` (with `torchrun`, `--save-every` and `--resume`; see *Scaling up*, "
+                "docs/scaling.md in the source repository).")
 
 
 def plural(n: int, noun: str) -> str:
