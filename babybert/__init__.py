@@ -6,8 +6,8 @@ import os  # noqa: E402
 
 # oneDNN (PyTorch's CPU kernels) caches a compiled kernel for every matrix shape it meets, up to
 # 1,024 of them. Training meets a new shape at almost every step (sequence lengths, masked counts
-# vary), so the cache grew a default run by ~400 MB; without it the speed is the same (README,
-# "Corpora of any size"). Set before any kernel runs; a value the user set is kept.
+# vary), so the cache grew a default run by ~400 MB; without it the speed is the same
+# (docs/scaling.md, "A large corpus"). Set before any kernel runs; a value the user set is kept.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
 
 from babybert.config import ModelConfig, TrainConfig  # noqa: E402

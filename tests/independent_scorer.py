@@ -2,7 +2,7 @@
 `transformers` only (`BertForPreTraining` + the tokenizer saved beside it), one sentence at a time.
 
 It shares no code with `babybert`: its own corpus reading, held-out split, masking and pairing.
-Only the definitions are shared (the README's): 15% of a sentence's pieces (stochastic rounding,
+Only the definitions are shared (docs/evaluation.md's): 15% of a sentence's pieces (stochastic rounding,
 at least one) replaced by [MASK]; whole words = pre-tokenizer words with a letter or digit, every
 piece masked, right only if every piece is; NSP = each sentence with a successor, half IsNext,
 half a random sentence of another document. A test compares it with `babybert.analysis.evaluate`, so a
