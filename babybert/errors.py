@@ -12,4 +12,9 @@ class UserError(ValueError):
     """A mistake the user can fix: a bad setting, a missing file, a corpus that cannot train."""
 
 
-__all__ = ["UserError"]
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """What a UserError quotes of another library's error: its first line, cut at `limit` characters."""
+    return str(error).split("\n")[0][:limit]
+
+
+__all__ = ["UserError", "first_line"]

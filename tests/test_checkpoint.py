@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 
 from babybert import load_checkpoint, save_checkpoint
 from babybert.bert.checkpoint import from_hf_state_dict, to_hf_state_dict
+from babybert.errors import UserError
 
 
 def test_checkpoint_files(checkpoint_dir):
@@ -63,7 +64,7 @@ def test_pickle_weights_that_would_run_code_are_refused(tmp_path, checkpoint_dir
     (ckpt / "model.safetensors").unlink()
     marker = tmp_path / "code-ran"
     torch.save({"bert.embeddings.word_embeddings.weight": RunsCode(marker)}, ckpt / "pytorch_model.bin")
-    with pytest.raises(ValueError, match="cannot be loaded safely"):
+    with pytest.raises(UserError, match="cannot be loaded safely"):
         load_checkpoint(ckpt)
     assert not marker.exists()
 
@@ -72,7 +73,7 @@ def test_no_weights_at_all_is_explained(tmp_path, checkpoint_dir):
     ckpt = tmp_path / "empty"
     shutil.copytree(checkpoint_dir, ckpt)
     (ckpt / "model.safetensors").unlink()
-    with pytest.raises(ValueError, match="has no weights: expected model.safetensors"):
+    with pytest.raises(UserError, match="has no weights: expected model.safetensors"):
         load_checkpoint(ckpt)
 
 
@@ -81,7 +82,7 @@ def test_refuses_corrupt_weights(tmp_path, checkpoint_dir):
     shutil.copytree(checkpoint_dir, ckpt)
     data = (ckpt / "model.safetensors").read_bytes()
     (ckpt / "model.safetensors").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="corrupt or truncated"):
+    with pytest.raises(UserError, match="corrupt or truncated"):
         load_checkpoint(ckpt)
 
 
@@ -97,7 +98,7 @@ def test_refuses_configs_we_cannot_load(tmp_path, checkpoint_dir, edit, message)
     config = json.loads((ckpt / "config.json").read_text())
     edit(config)
     (ckpt / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         load_checkpoint(ckpt)
 
 
@@ -112,9 +113,9 @@ def test_google_configs_without_model_type_are_bert(tmp_path, checkpoint_dir):
 
 
 def test_not_a_checkpoint(tmp_path):
-    with pytest.raises(ValueError, match="not a directory"):
+    with pytest.raises(UserError, match="not a directory"):
         load_checkpoint(tmp_path / "nothing")
-    with pytest.raises(ValueError, match="no config.json"):
+    with pytest.raises(UserError, match="no config.json"):
         load_checkpoint(tmp_path)
 
 
@@ -123,7 +124,7 @@ def test_missing_encoder_weights(tmp_path, checkpoint_dir):
     shutil.copytree(checkpoint_dir, ckpt)
     state = {k: v for k, v in to_hf_state_dict(load_checkpoint(ckpt).model).items() if "layer.1." not in k}
     save_file(state, ckpt / "model.safetensors")
-    with pytest.raises(ValueError, match="lacks .* encoder weights"):
+    with pytest.raises(UserError, match="lacks .* encoder weights"):
         load_checkpoint(ckpt)
 
 
@@ -149,7 +150,7 @@ def test_name_table_round_trip(trained):
 
 def test_saving_never_overwrites_unrelated_folders(tmp_path, trained):
     (tmp_path / "notes.txt").write_text("my notes")
-    with pytest.raises(ValueError, match="not empty and is not a checkpoint"):
+    with pytest.raises(UserError, match="not empty and is not a checkpoint"):
         save_checkpoint(tmp_path, trained.model, trained.tokenizer)
     assert (tmp_path / "notes.txt").read_text() == "my notes"
 

@@ -6,6 +6,7 @@ import torch
 from babybert.data.batches import SpecialIds, build_inputs, draw_pairs, encode_corpus, epoch_batches, mask_tokens
 from babybert.data.corpus import parse_corpus, read_corpus, split_corpus
 from babybert.bert.tokenizer import train_tokenizer
+from babybert.errors import UserError
 
 
 def test_parse_handles_bom_crlf_trailing_spaces_and_blank_runs():
@@ -26,20 +27,20 @@ def test_parse_keeps_unicode():
 def test_too_small_corpora_are_refused(tmp_path, content, message):
     path = tmp_path / "c.txt"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         split_corpus(read_corpus(path))
 
 
 def test_read_corpus_errors(tmp_path):
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(UserError, match="not found"):
         read_corpus(tmp_path / "missing.txt")
-    with pytest.raises(ValueError, match="not a file"):
+    with pytest.raises(UserError, match="not a file"):
         read_corpus(tmp_path)
     (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
-    with pytest.raises(ValueError, match="not UTF-8"):
+    with pytest.raises(UserError, match="not UTF-8"):
         read_corpus(tmp_path / "latin1.txt")
     (tmp_path / "bin.txt").write_bytes(b"\x89PNG\x00\x00\x01")
-    with pytest.raises(ValueError, match="binary"):
+    with pytest.raises(UserError, match="binary"):
         read_corpus(tmp_path / "bin.txt")
 
 

@@ -11,6 +11,7 @@ import torch
 from babybert.bert.checkpoint import Checkpoint
 from babybert.analysis.embeddings import embedding_view, fit_pca, frequent_words, nearest, neighbours
 from babybert.analysis.vocabulary import recorded_stats
+from babybert.errors import UserError
 
 
 def two_clusters(n: int = 40, dims: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,7 +125,7 @@ def test_a_word_of_several_pieces_is_the_mean_of_them(planted):
 
 @pytest.mark.parametrize("word, message", [("", "type a word"), ("the cow", "2 words"), ("±", "not in this model's vocabulary")])
 def test_neighbours_refuse_what_is_not_one_word(trained, word, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         neighbours(trained.model, trained.tokenizer, word)
 
 
@@ -162,5 +163,5 @@ def test_embedding_view_marks_the_word_and_its_neighbours(planted):
     plain = embedding_view(planted, "", n=12)
     assert plain.rows == [] and plain.neighbours is None and len(plain.figure.axes[0].texts) == 12
     torch.testing.assert_close(plain.points, view.points)
-    with pytest.raises(ValueError, match="draw 3 to"):
+    with pytest.raises(UserError, match="draw 3 to"):
         embedding_view(planted, "", n=2)

@@ -16,6 +16,7 @@ import pytest
 from babybert import load_checkpoint, parse_corpus
 from babybert import train
 from babybert.hub.dataset import corpus_from_dataset
+from babybert.errors import UserError
 
 from .conftest import READ, TINY_MODEL, tiny_train_config
 
@@ -145,6 +146,9 @@ configs:
     ("alice/plain", {"max_bytes": 100}, "split train of alice/plain is too large: over 100 bytes .*--max-rows N"),
     ("alice/empty", {}, r"alice/empty \(split train, column text, commit \w+\) has no text: its 3 rows are empty"),
     ("alice/images", {}, r"alice/images has no data files BabyBERT can read .*; it has: data/cat.png"),
+    ("alice/broken", {}, r"train.parquet of alice/broken is not readable as parquet \(ArrowInvalid: .*\); check that it is "
+                         "a complete, valid .parquet file"),
+    ("alice/badcard", {}, r"the card \(README.md\) of alice/badcard has metadata that cannot be read"),
 ])
 def test_the_error_catalogue(hub, tmp_path, spec, options, message):
     hub.add_repo("alice/secret", {"train.jsonl": jsonl([{"text": "Hidden."}])}, repo_type="dataset", private=True)
@@ -157,7 +161,10 @@ def test_the_error_catalogue(hub, tmp_path, spec, options, message):
     hub.add_repo("alice/empty", {"train.jsonl": jsonl([{"text": ""}, {"text": None}, {"text": "  \n "}])},
                  repo_type="dataset")
     hub.add_repo("alice/images", {"data/cat.png": b"\x89PNG"}, repo_type="dataset")
-    with pytest.raises(ValueError, match=message):
+    hub.add_repo("alice/broken", {"train.parquet": parquet(table)[:100]}, repo_type="dataset")
+    hub.add_repo("alice/badcard", {"README.md": b"---\nconfigs: [a\n---\n", "train.jsonl": jsonl([{"text": "A."}])},
+                 repo_type="dataset")
+    with pytest.raises(UserError, match=message):
         corpus_from_dataset(spec, endpoint=hub.endpoint, cache_dir=tmp_path, **options)
     if "max_bytes" in options:
         assert resolved(hub) == []  # refused before downloading anything
@@ -208,7 +215,7 @@ def test_local_file_errors(tmp_path, monkeypatch, spec, options, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.xlsx").write_bytes(b"PK\x03\x04")
     (tmp_path / "rows.jsonl").write_bytes(jsonl([{"text": "A row."}]))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         corpus_from_dataset(spec, cache_dir=tmp_path / "cache", **options)
 
 
@@ -217,7 +224,7 @@ def test_without_the_datasets_library_it_says_how_to_install_it(hub, tmp_path, m
     (tmp_path / "rows.jsonl").write_bytes(jsonl([{"text": "A row."}]))
     hub.add_repo("alice/rows", {"train.jsonl": jsonl([{"text": "A row."}])}, repo_type="dataset")
     for spec in [str(tmp_path / "rows.jsonl"), "alice/rows"]:
-        with pytest.raises(ValueError, match=r'pip install "babybert\[datasets\]"'):
+        with pytest.raises(UserError, match=r'pip install "babybert\[datasets\]"'):
             corpus_from_dataset(spec, endpoint=hub.endpoint, cache_dir=tmp_path / "cache")
     assert hub.requests == []  # said before anything is asked of the Hub
 

@@ -6,6 +6,7 @@ import torch
 from babybert import attention, fill_mask, next_sentence
 from babybert import evaluate
 from babybert.analysis.predict import mask_examples
+from babybert.errors import UserError
 
 
 def test_fill_mask_several_masks_any_case(trained):
@@ -25,14 +26,14 @@ def test_fill_mask_several_masks_any_case(trained):
     ("the cow " * 40 + "[MASK]", "at most 32"),
 ])
 def test_fill_mask_errors(trained, text, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         fill_mask(trained.model, trained.tokenizer, text)
 
 
 def test_next_sentence_probability(trained):
     p = next_sentence(trained.model, trained.tokenizer, "the cow lives in the farm.", "every morning the cow says moo.")
     assert 0.0 <= p <= 1.0
-    with pytest.raises(ValueError, match="both sentences"):
+    with pytest.raises(UserError, match="both sentences"):
         next_sentence(trained.model, trained.tokenizer, "a sentence.", " ")
 
 

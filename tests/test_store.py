@@ -16,6 +16,7 @@ from babybert.training.state import corpus_fingerprint
 from babybert.bert.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
 from babybert.training.events import Done
 from babybert.training.loop import train
+from babybert.errors import UserError
 
 from .conftest import TINY_MODEL, animal_corpus, tiny_train_config
 
@@ -50,9 +51,9 @@ def bad_files() -> dict[str, bytes]:
 def test_stream_refuses_what_read_corpus_refuses_with_the_same_message(tmp_path, name, block_bytes):
     path = tmp_path / f"{name}.txt"
     path.write_bytes(bad_files()[name])
-    with pytest.raises(ValueError) as whole:
+    with pytest.raises(UserError) as whole:
         read_corpus(path)
-    with pytest.raises(ValueError) as streamed:
+    with pytest.raises(UserError) as streamed:
         list(stream.sentences(path, block_bytes))
     assert str(streamed.value) == str(whole.value)
 
@@ -60,7 +61,7 @@ def test_stream_refuses_what_read_corpus_refuses_with_the_same_message(tmp_path,
 def test_a_file_without_line_breaks_is_refused_without_reading_it_all(tmp_path):
     path = tmp_path / "one_line.txt"
     path.write_bytes(b"word " * 1_000_000)  # 5 MB, no line break
-    with pytest.raises(ValueError, match=r"line 1 of .* is 5,000,000 characters long: write one sentence per line"):
+    with pytest.raises(UserError, match=r"line 1 of .* is 5,000,000 characters long: write one sentence per line"):
         next(stream.sentences(path, block_bytes=64 << 10))
 
 

@@ -13,6 +13,7 @@ from babybert.bert.checkpoint import Checkpoint
 from babybert.data.corpus import piece_ids, split_corpus
 from babybert.bert.tokenizer import train_tokenizer
 from babybert.analysis.vocabulary import count_ids, ids_stats, pieces, text_stats, tokenize_view
+from babybert.errors import UserError
 
 
 def obvious_counts(tokenizer, sentences):
@@ -70,7 +71,7 @@ def test_text_stats_in_chunks_equal_one_pass(small_tokenizer, monkeypatch):
 
 
 def test_text_stats_of_nothing_countable_is_an_error(small_tokenizer):
-    with pytest.raises(ValueError, match="no words this vocabulary knows"):
+    with pytest.raises(UserError, match="no words this vocabulary knows"):
         text_stats(small_tokenizer, "±±± ±")
 
 
@@ -102,7 +103,7 @@ def test_pieces_agree_with_the_encoding(small_tokenizer):
         assert p.continuation == (p.word == before.word)  # '##' exactly where a word goes on
     known = [p for p in found if p.piece != "[UNK]"]  # (a word with a letter outside the alphabet is [UNK])
     assert len(known) > len(found) / 2 and all(text[p.start:p.end] == p.piece.removeprefix("##") for p in known)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(UserError, match="empty"):
         pieces(small_tokenizer, "  ")
 
 

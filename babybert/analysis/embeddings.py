@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from babybert.analysis.vocabulary import CONTINUATION, UNUSED, recorded_stats
+from babybert.errors import UserError
 
 MAX_WORDS = 1000  # words drawn at most: more is a blot of labels
 MAX_NEIGHBOURS = 100
@@ -121,16 +122,16 @@ def query_ids(tokenizer, word: str) -> list[int]:
     """The piece ids of one word: the piece itself when the vocabulary has it as typed (also
     '##s' or '[MASK]'), else the tokenizer's pieces of it (lowercased, split)."""
     if not isinstance(word, str) or not word.strip():
-        raise ValueError("type a word to find its neighbours")
+        raise UserError("type a word to find its neighbours")
     word = word.strip()
     vocab = tokenizer.get_vocab()
     if word in vocab:
         return [vocab[word]]
     enc = tokenizer(word, add_special_tokens=False)
     if len(set(enc.word_ids())) > 1:
-        raise ValueError(f"'{word}' is {len(set(enc.word_ids()))} words to this tokenizer; type a single word")
+        raise UserError(f"'{word}' is {len(set(enc.word_ids()))} words to this tokenizer; type a single word")
     if not enc["input_ids"] or enc["input_ids"] == [tokenizer.unk_token_id]:
-        raise ValueError(f"'{word}' is not in this model's vocabulary (it becomes [UNK]); try another word")
+        raise UserError(f"'{word}' is not in this model's vocabulary (it becomes [UNK]); try another word")
     return enc["input_ids"]
 
 
@@ -142,7 +143,7 @@ def neighbours(model, tokenizer, word: str, k: int = 10) -> Neighbours:
     it, and `note` says so. Special tokens, [unusedN] and the word's own pieces are left out.
     """
     if not 1 <= k <= MAX_NEIGHBOURS:
-        raise ValueError(f"ask for 1 to {MAX_NEIGHBOURS} neighbours, not {k}")
+        raise UserError(f"ask for 1 to {MAX_NEIGHBOURS} neighbours, not {k}")
     ids = query_ids(tokenizer, word)
     matrix = embedding_matrix(model, tokenizer)
     tokens = tokenizer.convert_ids_to_tokens(list(range(len(matrix))))
@@ -174,11 +175,11 @@ def embedding_view(checkpoint, word: str = "", n: int = 100, k: int = 10) -> Emb
     from babybert.analysis.plots import embedding_figure
 
     if not 3 <= n <= MAX_WORDS:
-        raise ValueError(f"draw 3 to {MAX_WORDS} words, not {n}")
+        raise UserError(f"draw 3 to {MAX_WORDS} words, not {n}")
     model, tokenizer = checkpoint.model, checkpoint.tokenizer
     words, how = frequent_words(model, tokenizer, checkpoint.info, n)
     if len(words) < 3:
-        raise ValueError("this vocabulary has fewer than 3 whole words to draw")
+        raise UserError("this vocabulary has fewer than 3 whole words to draw")
     matrix = embedding_matrix(model, tokenizer)
     vocab = tokenizer.get_vocab()
     shown = matrix[[vocab[w] for w in words]]  # (n, H)

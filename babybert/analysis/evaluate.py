@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from babybert.data.corpus import Document, take_sentences
 from babybert.data.batches import (EncodedCorpus, SpecialIds, build_inputs, draw_pairs, encode_corpus, mask_tokens, pick_random)
+from babybert.errors import UserError
 
 
 @dataclass
@@ -116,7 +117,7 @@ def _score_nsp(model, corpus: EncodedCorpus, ids: SpecialIds, batch_size, seed, 
     generator = torch.Generator().manual_seed(seed + 1)
     try:
         a, b, label = draw_pairs(corpus, generator)
-    except ValueError:  # too few held-out sentences to form pairs
+    except UserError:  # too few held-out sentences to form pairs
         return
     correct = 0
     for chunk in torch.arange(len(a)).split(batch_size):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from babybert.errors import UserError
+
 MASK_PATTERN = re.compile(r"\[mask\]", re.IGNORECASE)
 MAX_MASKS = 20  # per fill-mask question: each is answered from the same input, so more says little
 
@@ -36,7 +38,7 @@ def _encode(model, tokenizer, a: str, b: str | None = None) -> dict:
     enc = tokenizer(a, b, return_tensors="pt")
     n, max_len = enc["input_ids"].size(1), model.config.max_position_embeddings
     if n > max_len:
-        raise ValueError(f"the text is {n} tokens long but this model reads at most {max_len}; shorten it")
+        raise UserError(f"the text is {n} tokens long but this model reads at most {max_len}; shorten it")
     model.eval()
     return {k: v.to(_device(model)) for k, v in enc.items()}
 
@@ -48,15 +50,15 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[Candidat
     Each mask is predicted independently from the same input, as in transformers' pipeline.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("the text is empty; write a sentence with at least one [MASK]")
+        raise UserError("the text is empty; write a sentence with at least one [MASK]")
     if not MASK_PATTERN.search(text):
-        raise ValueError("the text has no [MASK]; put [MASK] where a word should be guessed, e.g. 'the sky is [MASK].'")
+        raise UserError("the text has no [MASK]; put [MASK] where a word should be guessed, e.g. 'the sky is [MASK].'")
     if (n := len(MASK_PATTERN.findall(text))) > MAX_MASKS:
-        raise ValueError(f"the text has {n} [MASK]s; ask about at most {MAX_MASKS} at a time")
+        raise UserError(f"the text has {n} [MASK]s; ask about at most {MAX_MASKS} at a time")
     if not any(c.isalnum() for c in MASK_PATTERN.sub("", text)):
-        raise ValueError("the text is only [MASK]s: write some words around them for the model to read, e.g. 'the sky is [MASK].'")
+        raise UserError("the text is only [MASK]s: write some words around them for the model to read, e.g. 'the sky is [MASK].'")
     if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}")
+        raise UserError(f"top_k must be at least 1, got {top_k}")
     text = MASK_PATTERN.sub(tokenizer.mask_token, text)
     enc = _encode(model, tokenizer, text)
     logits = model(**enc, mlm_mask=enc["input_ids"] == tokenizer.mask_token_id).mlm_logits  # (n_masks, V)
@@ -67,7 +69,7 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[list[Candidat
 def next_sentence(model, tokenizer, sentence_a: str, sentence_b: str) -> float:
     """Probability that `sentence_b` really follows `sentence_a` (the NSP head's IsNext)."""
     if not all(isinstance(s, str) and s.strip() for s in (sentence_a, sentence_b)):
-        raise ValueError("both sentences are needed: sentence A and the candidate next sentence B")
+        raise UserError("both sentences are needed: sentence A and the candidate next sentence B")
     enc = _encode(model, tokenizer, sentence_a.strip(), sentence_b.strip())
     no_mlm = torch.zeros_like(enc["input_ids"], dtype=torch.bool)
     logits = model(**enc, mlm_mask=no_mlm).nsp_logits[0]
@@ -78,7 +80,7 @@ def next_sentence(model, tokenizer, sentence_a: str, sentence_b: str) -> float:
 def attention(model, tokenizer, text: str, text_b: str | None = None) -> tuple[list[str], list[torch.Tensor]]:
     """Tokens and per-layer attention weights, each (n_heads, T, T), for a sentence (or pair)."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("the text is empty; type a sentence to see where the model looks")
+        raise UserError("the text is empty; type a sentence to see where the model looks")
     text = MASK_PATTERN.sub(tokenizer.mask_token, text)
     enc = _encode(model, tokenizer, text, text_b)
     tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"][0].tolist())
@@ -174,13 +176,13 @@ def parse_probes(text: str) -> list[tuple[str, str | None]]:
         if "|||" in line:
             a, b = (part.strip() for part in line.split("|||", 1))
             if not a or not b:
-                raise ValueError(f"probe {line!r}: write sentence A ||| sentence B")
+                raise UserError(f"probe {line!r}: write sentence A ||| sentence B")
             probes.append((a, b))
         elif MASK_PATTERN.search(line):
             probes.append((line, None))
         else:
-            raise ValueError(f"probe {line!r} has no [MASK] and no '|||': a probe is a sentence with [MASK], "
-                             "or 'sentence A ||| sentence B'")
+            raise UserError(f"probe {line!r} has no [MASK] and no '|||': a probe is a sentence with [MASK], "
+                            "or 'sentence A ||| sentence B'")
     return probes
 
 
@@ -194,6 +196,6 @@ def run_probes(model, tokenizer, probes: list[tuple[str, str | None]]) -> list[l
                 rows.append([a, " | ".join(", ".join(f"{c.token} {c.score:.0%}" for c in mask) for mask in guesses)])
             else:
                 rows.append([f"{a} ||| {b}", f"IsNext {next_sentence(model, tokenizer, a, b):.0%}"])
-        except ValueError as e:
+        except UserError as e:
             rows.append([a if b is None else f"{a} ||| {b}", f"({e})"])
     return rows

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from babybert.config import ModelConfig, TrainConfig, settings
+from babybert.errors import UserError
 
 # (key, label) of the settings a run records, in the order a table shows them: where the run started,
 # then every setting declared in babybert/config.py, under its short label
@@ -122,12 +123,15 @@ def table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
 def write_csv(runs: list[Run], path: str | Path) -> Path:
     """Every setting and metric of every run, one row each, numbers unrounded (for a spreadsheet)."""
     path = Path(path)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["run", *(k for k, _ in SETTINGS), *(k for k, _ in RESULTS)])
-        for r in runs:
-            writer.writerow([r.name, *(_csv(r.settings.get(k)) for k, _ in SETTINGS),
-                             *(_csv(r.results.get(k)) for k, _ in RESULTS)])
+    try:
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["run", *(k for k, _ in SETTINGS), *(k for k, _ in RESULTS)])
+            for r in runs:
+                writer.writerow([r.name, *(_csv(r.settings.get(k)) for k, _ in SETTINGS),
+                                 *(_csv(r.results.get(k)) for k, _ in RESULTS)])
+    except OSError as e:  # a folder, a missing folder, no permission
+        raise UserError(f"cannot write {path}: {e.strerror or e}; choose another --csv") from e
     return path
 
 

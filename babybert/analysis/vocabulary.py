@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from babybert.data.corpus import piece_ids
+from babybert.errors import UserError
 
 TOP_PIECES = 200  # the most frequent pieces a checkpoint records (babybert.json "vocabulary")
 CONTINUATION = "##"  # WordPiece's mark of a piece that continues a word
@@ -43,7 +44,7 @@ def pieces(tokenizer, text: str, special_tokens: bool = True) -> list[Piece]:
     [('the', False, 0), ('cow', False, 1), ('##s', True, 1)]
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("the text is empty; type a sentence to see its pieces")
+        raise UserError("the text is empty; type a sentence to see its pieces")
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("this tokenizer is not a fast (Rust) tokenizer, so it cannot say which word each piece is from")
     enc = tokenizer(text, add_special_tokens=special_tokens, return_offsets_mapping=True)
@@ -136,7 +137,7 @@ def text_stats(tokenizer, sentences: Iterable[str] | str, source: str = "your te
             chunk = []
     add(chunk)
     if words == 0:
-        raise ValueError("the text has no words this vocabulary knows; type some sentences to count its pieces")
+        raise UserError("the text has no words this vocabulary knows; type some sentences to count its pieces")
     return summarize(tokenizer, counts, words, split, source, top)
 
 
@@ -176,7 +177,7 @@ def tokenize_view(checkpoint, text: str) -> TokenizeView:
     if stats is None:
         try:
             stats = text_stats(tokenizer, text, source="your text (this checkpoint records no counts of its corpus)")
-        except ValueError:  # nothing it can count: [UNK]s or punctuation only
+        except UserError:  # nothing it can count: [UNK]s or punctuation only
             stats = None
     return TokenizeView([(p.piece, kind(p)) for p in found], rows, describe(tokenizer, found, stats), top_rows(stats))
 

@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from babybert.config import ModelConfig, estimate_parameters
 from babybert.bert.model import BabyBert
 from babybert.bert.tokenizer import load_tokenizer, save_tokenizer
+from babybert.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def from_hf_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
             name = "bert." + name  # a bare BertModel
         ours = _rename(name, _FROM_HF)
         if ours is None:
-            raise ValueError(f"unexpected weight {name!r}: not part of a BERT pretraining model")
+            raise UserError(f"unexpected weight {name!r}: not part of a BERT pretraining model")
         out[ours] = tensor
     if "mlm_bias" not in out and "cls.predictions.decoder.bias" in state:
         out["mlm_bias"] = state["cls.predictions.decoder.bias"]
@@ -115,13 +116,16 @@ def save_checkpoint(out_dir: str | Path, model: BabyBert, tokenizer, info: dict 
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"cannot save the checkpoint: {out_dir} is a file")
+        raise UserError(f"cannot save the checkpoint: {out_dir} is a file")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "config.json").is_file():
-        raise ValueError(f"refusing to overwrite {out_dir}: it is not empty and is not a checkpoint; choose another --out")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+        raise UserError(f"refusing to overwrite {out_dir}: it is not empty and is not a checkpoint; choose another --out")
     info = dict(info or {})
     info["model_config"] = model.config.to_bert_config()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    except OSError as e:  # a read-only or forbidden folder
+        raise UserError(f"cannot save the checkpoint in {out_dir.parent}: {e.strerror or e}; choose another --out") from e
     try:
         (tmp / "config.json").write_text(json.dumps(model.config.to_bert_config(), indent=2) + "\n")
         save_file(to_hf_state_dict(model), tmp / WEIGHTS, metadata={"format": "pt"})
@@ -153,10 +157,10 @@ def _load_pickle_weights(weights: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError for code, RuntimeError/EOFError for a broken file
-        raise ValueError(f"{weights} cannot be loaded safely ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                         "only plain tensors are accepted from pickle files") from None
+        raise UserError(f"{weights} cannot be loaded safely ({type(e).__name__}: {first_line(e)}); "
+                        "only plain tensors are accepted from pickle files") from e
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise ValueError(f"{weights} is not a state dict of tensors")
+        raise UserError(f"{weights} is not a state dict of tensors")
     log.warning("loaded pickle weights %s with torch.load(weights_only=True); prefer safetensors", weights)
     return state
 
@@ -184,32 +188,46 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     """Load a BabyBERT checkpoint or a transformers BERT (e.g. bert-tiny) from a directory."""
     path = Path(path)
     if not path.is_dir():
-        raise ValueError(f"checkpoint not found: {path} is not a directory")
+        raise UserError(f"checkpoint not found: {path} is not a directory")
     config_file = path / "config.json"
     if not config_file.is_file():
-        raise ValueError(f"{path} is not a checkpoint: it has no config.json")
-    try:
-        raw_config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{config_file} is not valid JSON: {e}") from None
+        raise UserError(f"{path} is not a checkpoint: it has no config.json")
+    raw_config = _read_json(config_file)
     if raw_config.get("auto_map"):
         log.warning("ignoring auto_map in %s: BabyBERT never runs code from a checkpoint", config_file)
-    config = ModelConfig.from_bert_config(raw_config)
+    try:
+        config = ModelConfig.from_bert_config(raw_config)
+    except ValueError as e:  # its checks of the user's config.json
+        raise UserError(str(e)) from e
+    except TypeError as e:  # a value of the wrong type, e.g. a string where a number belongs
+        raise UserError(f"{config_file} has a value of the wrong type ({e}); fix it or save the checkpoint again") from e
     check_size(config, path)
     model = BabyBert(config)
     load_weights(model, path)
     tokenizer = load_tokenizer(path)
     if len(tokenizer) > config.vocab_size:
-        raise ValueError(f"tokenizer in {path} has {len(tokenizer)} tokens but the model only {config.vocab_size}")
+        raise UserError(f"tokenizer in {path} has {len(tokenizer)} tokens but the model only {config.vocab_size}")
     tokenizer.model_max_length = config.max_position_embeddings
-    info = {}
-    if (path / INFO).is_file():
-        info = json.loads((path / INFO).read_text(encoding="utf-8"))
+    info = _read_json(path / INFO) if (path / INFO).is_file() else {}
     model.to(device).eval()
     return Checkpoint(model, tokenizer, info, path)
 
 
 PICKLE_WEIGHTS = "pytorch_model.bin"  # older transformers checkpoints
+
+
+def _read_json(file: Path) -> dict:
+    """A checkpoint's JSON file (config.json, babybert.json) as a dict, or a UserError that says what is wrong."""
+    try:
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"cannot read {file}: {e.strerror or e}") from e
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise UserError(f"{file} is not valid JSON ({e}); fix it, or download or save the checkpoint again") from e
+    if not isinstance(value, dict):
+        raise UserError(f"{file} is not a JSON object of settings ({type(value).__name__}); fix it, or download or "
+                        "save the checkpoint again")
+    return value
 
 
 def check_size(config: ModelConfig, path: Path) -> None:
@@ -220,8 +238,8 @@ def check_size(config: ModelConfig, path: Path) -> None:
         return  # load_weights explains what is missing
     size, params = files[0].stat().st_size, estimate_parameters(config)
     if 2 * params > size + 1_000_000:  # the pooler and heads may be absent from a file: a margin
-        raise ValueError(f"{path / 'config.json'} describes a model of {params:,} parameters, but {files[0].name} "
-                         f"holds only {size:,} bytes: the config is wrong or the file incomplete")
+        raise UserError(f"{path / 'config.json'} describes a model of {params:,} parameters, but {files[0].name} "
+                        f"holds only {size:,} bytes: the config is wrong or the file incomplete")
 
 
 def load_weights(model: BabyBert, path: Path) -> None:
@@ -230,20 +248,20 @@ def load_weights(model: BabyBert, path: Path) -> None:
         try:
             state = from_hf_state_dict(load_file(weights))
         except (SafetensorError, OSError) as e:
-            raise ValueError(f"{weights} is corrupt or truncated ({e}); download or save it again") from None
+            raise UserError(f"{weights} is corrupt or truncated ({e}); download or save it again") from e
     elif (path / PICKLE_WEIGHTS).is_file():
         weights = path / PICKLE_WEIGHTS
         state = from_hf_state_dict(_load_pickle_weights(weights))
     else:
-        raise ValueError(f"{path} has no weights: expected {WEIGHTS} (or {PICKLE_WEIGHTS})")
+        raise UserError(f"{path} has no weights: expected {WEIGHTS} (or {PICKLE_WEIGHTS})")
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     required = [k for k in missing if not k.startswith(OPTIONAL_PREFIXES)]
     if required:
-        raise ValueError(f"{weights} lacks {len(required)} encoder weights, e.g. {required[0]}")
+        raise UserError(f"{weights} lacks {len(required)} encoder weights, e.g. {required[0]}")
     for k, tensor in state.items():
         if tensor.shape != own[k].shape:
-            raise ValueError(f"{weights}: {k} has shape {tuple(tensor.shape)}, config.json implies {tuple(own[k].shape)}")
+            raise UserError(f"{weights}: {k} has shape {tuple(tensor.shape)}, config.json implies {tuple(own[k].shape)}")
     if missing:
         log.warning("%s has no %s; those heads start from random weights", path, ", ".join(sorted({k.split('.')[0] for k in missing})))
     model.load_state_dict(state, strict=False)

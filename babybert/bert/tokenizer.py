@@ -12,6 +12,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import BertTokenizerFast
 
+from babybert.errors import UserError, first_line
+
 log = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0..4 in our vocabularies
@@ -80,8 +82,12 @@ def load_tokenizer(path: str | Path) -> BertTokenizerFast:
     """Load from `tokenizer.json` or a classic `vocab.txt` directory; never runs remote code."""
     path = Path(path)
     if not (path / "tokenizer.json").is_file() and not (path / "vocab.txt").is_file():
-        raise ValueError(f"{path} has no tokenizer: expected tokenizer.json or vocab.txt")
-    tokenizer = BertTokenizerFast.from_pretrained(str(path), trust_remote_code=False)
+        raise UserError(f"{path} has no tokenizer: expected tokenizer.json or vocab.txt")
+    try:
+        tokenizer = BertTokenizerFast.from_pretrained(str(path), trust_remote_code=False)
+    except Exception as e:  # a broken file: tokenizers raises a bare Exception, transformers JSON, key and OS errors
+        raise UserError(f"the tokenizer in {path} cannot be read ({type(e).__name__}: {first_line(e)}); "
+                        "download or save it again") from e
     if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
-        raise ValueError(f"the tokenizer in {path} lacks BERT's [CLS]/[SEP]/[MASK] tokens")
+        raise UserError(f"the tokenizer in {path} lacks BERT's [CLS]/[SEP]/[MASK] tokens")
     return tokenizer

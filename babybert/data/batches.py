@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from babybert.data.corpus import Document, piece_ids
+from babybert.errors import UserError
 
 
 @dataclass
@@ -91,14 +92,14 @@ def draw_pairs(corpus: EncodedCorpus, generator: torch.Generator) -> tuple[torch
     doc = corpus.doc
     a = nsp_firsts(corpus)
     if a.numel() == 0:
-        raise ValueError("next-sentence prediction needs documents of at least two sentences; add some, or train with tasks=mlm")
+        raise UserError("next-sentence prediction needs documents of at least two sentences; add some, or train with tasks=mlm")
     if int(doc.max()) > 0:  # several documents: exclude A's own document
         doc_start = torch.searchsorted(doc, doc, side="left")
         doc_end = torch.searchsorted(doc, doc, side="right") - 1
         lo, hi = doc_start[a], doc_end[a]
     else:  # one document: exclude a window around A and its true successor
         if S < 3:
-            raise ValueError("next-sentence prediction needs at least three sentences; add some, or train with tasks=mlm")
+            raise UserError("next-sentence prediction needs at least three sentences; add some, or train with tasks=mlm")
         gap = max(0, min(S // 4, (S - 3) // 2))
         lo, hi = (a - gap).clamp(min=0), (a + 1 + gap).clamp(max=S - 1)
     allowed = S - (hi - lo + 1)  # >= 1 by construction

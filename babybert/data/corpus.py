@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babybert.bert.tokenizer import SPECIAL_TOKENS  # what training inserts, never what it reads
+from babybert.errors import UserError
 
 
 Document = list[str]
@@ -46,11 +47,11 @@ def check_text(text: str, name: str = "the corpus") -> None:
     >>> check_text("the cow says [MASK].\\nthe dog barks.")
     Traceback (most recent call last):
     ...
-    ValueError: line 1 of the corpus contains [MASK], a special token that training inserts itself; remove it or write it without the brackets (mask)
+    babybert.errors.UserError: line 1 of the corpus contains [MASK], a special token that training inserts itself; remove it or write it without the brackets (mask)
     """
     check_block(text, name)
     if text.strip() and not has_words(text):
-        raise ValueError(f"{name} has no letters or digits, only punctuation or symbols: BabyBERT learns from words")
+        raise UserError(f"{name} has no letters or digits, only punctuation or symbols: BabyBERT learns from words")
 
 
 def check_block(text: str, name: str = "the corpus", first_line: int = 1) -> None:
@@ -60,17 +61,17 @@ def check_block(text: str, name: str = "the corpus", first_line: int = 1) -> Non
         return first_line + text.count("\n", 0, pos)
 
     if m := _CONTROL.search(text):
-        raise ValueError(f"line {line_of(m.start())} of {name} contains the control character U+{ord(m.group()):04X}: "
-                         "is it a binary file? Remove such characters and try again")
+        raise UserError(f"line {line_of(m.start())} of {name} contains the control character U+{ord(m.group()):04X}: "
+                        "is it a binary file? Remove such characters and try again")
     lines = text.splitlines()
     if max(map(len, lines), default=0) > MAX_LINE_CHARS:
         i, line = next((i, line) for i, line in enumerate(lines) if len(line) > MAX_LINE_CHARS)
-        raise ValueError(f"line {first_line + i} of {name} is {len(line):,} characters long: write one "
-                         f"sentence per line (at most {MAX_LINE_CHARS:,} characters)")
+        raise UserError(f"line {first_line + i} of {name} is {len(line):,} characters long: write one "
+                        f"sentence per line (at most {MAX_LINE_CHARS:,} characters)")
     for token in SPECIAL_TOKENS:
         if (i := text.find(token)) >= 0:
-            raise ValueError(f"line {line_of(i)} of {name} contains {token}, a special token that training inserts "
-                             f"itself; remove it or write it without the brackets ({token[1:-1].lower()})")  # no <...>: the
+            raise UserError(f"line {line_of(i)} of {name} contains {token}, a special token that training inserts "
+                            f"itself; remove it or write it without the brackets ({token[1:-1].lower()})")  # no <...>: the
 
 
 def has_words(text: str) -> bool:
@@ -81,21 +82,25 @@ def read_corpus(path: str | Path) -> list[Document]:
     """Read a UTF-8 corpus file, with a clear error for anything that is not one."""
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"corpus file not found: {path}")
+        raise UserError(f"corpus file not found: {path}")
     if not path.is_file():
-        raise ValueError(f"corpus path is not a file: {path}")
-    text = decode_text(path.read_bytes(), str(path))
+        raise UserError(f"corpus path is not a file: {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as e:  # e.g. no permission to read it
+        raise UserError(f"cannot read the corpus {path}: {e.strerror or e}") from e
+    text = decode_text(data, str(path))
     check_text(text, str(path))
     return parse_corpus(text)
 
 
 def decode_text(data: bytes, name: str = "corpus") -> str:
     if b"\x00" in data[:8192]:
-        raise ValueError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
+        raise UserError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{name} is not UTF-8 text (bad byte at position {e.start}); save it as UTF-8 and try again") from None
+        raise UserError(f"{name} is not UTF-8 text (bad byte at position {e.start}); save it as UTF-8 and try again") from e
 
 
 def split_corpus(docs: list[Document], holdout: float = 0.1) -> tuple[list[Document], list[Document]]:
@@ -103,7 +108,7 @@ def split_corpus(docs: list[Document], holdout: float = 0.1) -> tuple[list[Docum
     more, otherwise the last `holdout` of the single document's lines. Never overlapping."""
     sentences = sum(len(d) for d in docs)
     if sentences < 2:
-        raise ValueError(f"the corpus has {sentences} sentence(s); write at least two lines (one sentence per line)")
+        raise UserError(f"the corpus has {sentences} sentence(s); write at least two lines (one sentence per line)")
     if len(docs) >= 2:
         k = max(1, round(holdout * len(docs)))
         return docs[:-k], docs[-k:]

@@ -40,6 +40,7 @@ from babybert.data import stream
 from babybert.data.batches import ENCODE_CHUNK, EncodedCorpus, encode_chunk, from_arrays
 from babybert.data.corpus import Document
 from babybert.bert.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from babybert.errors import UserError
 
 FORMAT = 1
 TOKENIZER_SAMPLE_CHARS = 5_000_000  # the tokenizer learns from this much text at most (~3 s)
@@ -67,8 +68,8 @@ class Scan:
         """Index of the first held-out sentence: the last `holdout` of documents (at least one),
         or of the lines of a single document, exactly as data.split_corpus splits."""
         if self.sentences < 2:
-            raise ValueError(f"the corpus has {self.sentences} sentence(s); write at least two lines (one sentence "
-                             "per line)")
+            raise UserError(f"the corpus has {self.sentences} sentence(s); write at least two lines (one sentence "
+                            "per line)")
         if self.documents >= 2:
             k = max(1, round(holdout * self.documents))
             return sum(self.doc_sizes[:-k])
@@ -204,7 +205,7 @@ def open_store(path: Path) -> TokenStore:
     """Map a store's files into memory (copy-on-write: nothing is ever written back)."""
     meta = json.loads((path / META).read_text())
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is a token store of another format; delete it and it is built again")
+        raise UserError(f"{path} is a token store of another format; delete it and it is built again")
 
     def mapped(name: str, count: int) -> np.ndarray:
         if count == 0:
@@ -232,8 +233,12 @@ def cache_key(**parts) -> str:
 def _assemble(final: Path, make: Callable[[Path], None]) -> Path:
     """Build into a temporary sibling of `final`, then rename it into place. When another process
     finished the same folder first, its copy is kept (they are identical)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as e:  # a read-only or forbidden cache folder
+        raise UserError(f"cannot write to the cache folder {final.parent}: {e.strerror or e}; pass --cache-dir or set "
+                        "BABYBERT_CACHE to a folder you can write to") from e
     try:
         make(tmp)
         try:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from babybert.data.corpus import MAX_LINE_CHARS, check_block, has_words
+from babybert.errors import UserError
 
 BLOCK_BYTES = 4 << 20  # read at a time; a block is cut after its last line break
 
@@ -23,10 +25,20 @@ BLOCK_BYTES = 4 << 20  # read at a time; a block is cut after its last line brea
 def check_file(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"corpus file not found: {path}")
+        raise UserError(f"corpus file not found: {path}")
     if not path.is_file():
-        raise ValueError(f"corpus path is not a file: {path}")
+        raise UserError(f"corpus path is not a file: {path}")
     return path
+
+
+@contextmanager
+def _opened(path: Path):
+    """The file, opened for reading in bytes; an OSError (no permission, a failing disk) is the user's to fix."""
+    try:
+        with open(path, "rb") as f:
+            yield f
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from e
 
 
 def blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, int, str]]:
@@ -35,24 +47,24 @@ def blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[i
     name = str(path)
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     offset, line, carry, words, text_seen = 0, 1, "", False, False
-    with open(path, "rb") as f:
+    with _opened(path) as f:
         while True:
             data = f.read(block_bytes)
             if offset == 0 and b"\x00" in data[:8192]:
-                raise ValueError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
+                raise UserError(f"{name} looks like a binary file, not text (it contains NUL bytes)")
             try:
                 text = carry + decoder.decode(data, final=not data)
             except UnicodeDecodeError as e:
-                raise ValueError(f"{name} is not UTF-8 text (bad byte at position {offset + e.start}); "
-                                 "save it as UTF-8 and try again") from None
+                raise UserError(f"{name} is not UTF-8 text (bad byte at position {offset + e.start}); "
+                                "save it as UTF-8 and try again") from e
             offset += len(data)
             # cut after the last line break; a final \r waits, it may be the first half of \r\n
             cut = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1 if data else len(text)
             block, carry = text[:cut], text[cut:]
             if len(carry) > MAX_LINE_CHARS:  # no line break in sight: measure the line without holding it
                 length = len(carry) + _rest_of_line(f, decoder, block_bytes)
-                raise ValueError(f"line {line + block.count(chr(10))} of {name} is {length:,} characters long: write "
-                                 f"one sentence per line (at most {MAX_LINE_CHARS:,} characters)")
+                raise UserError(f"line {line + block.count(chr(10))} of {name} is {length:,} characters long: write "
+                                f"one sentence per line (at most {MAX_LINE_CHARS:,} characters)")
             if block:
                 check_block(block, name, line)
                 words, text_seen = words or has_words(block), text_seen or bool(block.strip())
@@ -61,7 +73,7 @@ def blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[i
             if not data:
                 break
     if text_seen and not words:
-        raise ValueError(f"{name} has no letters or digits, only punctuation or symbols: BabyBERT learns from words")
+        raise UserError(f"{name} has no letters or digits, only punctuation or symbols: BabyBERT learns from words")
 
 
 def _rest_of_line(f, decoder, block_bytes: int) -> int:
@@ -95,7 +107,7 @@ def sentences(path: str | Path, block_bytes: int = BLOCK_BYTES,
 
 def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
-    with open(check_file(path), "rb") as f:
+    with _opened(check_file(path)) as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()

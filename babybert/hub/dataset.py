@@ -34,6 +34,7 @@ from babybert.data.sentences import has_lines, split_sentences
 from babybert.data.store import _assemble, cache_key, default_cache_dir
 from babybert.data.stream import file_sha256
 from babybert.bert.tokenizer import SPECIAL_TOKENS
+from babybert.errors import UserError, first_line
 
 KINDS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".txt": "text", ".csv": "csv"}  # datasets' builders
 MAX_BYTES = 1_000_000_000  # to download, and of text to write: more is likelier a mistake than a corpus
@@ -59,7 +60,7 @@ def corpus_from_dataset(spec: str, *, split: str = "train", text_column: str = "
     blank lines), .jsonl, .json, .parquet or .csv file. Each row of `split` (its first `max_rows`)
     is a document; its `text_column` is split into sentences (sentences.py), or kept at its line
     breaks when it has any. Over `max_bytes` to download, or of text, is an error (the app passes its
-    upload limit). Errors are ValueErrors (HubError) that say what to do. A server passes
+    upload limit). Errors are UserErrors (HubError) that say what to do. A server passes
     `local=False`: a name a visitor typed must never open a file of the server's."""
     spec = (spec or "").strip()
     if not spec:
@@ -171,9 +172,15 @@ def _from_hub(spec: str, split: str, column: str, max_rows: int | None, max_byte
 def _card_configs(download: dict) -> list[dict]:
     """The `configs:` of the dataset card's YAML (each a config_name with data_files or data_dir).
     The card is read from a temporary folder: nothing is left in the Hugging Face cache."""
+    import yaml
     from huggingface_hub.repocard import metadata_load
     with tempfile.TemporaryDirectory(prefix="babybert-card-") as tmp:
-        configs = (metadata_load(hf_hub_download(filename="README.md", local_dir=tmp, **download)) or {}).get("configs")
+        card = hf_hub_download(filename="README.md", local_dir=tmp, **download)
+        try:
+            configs = (metadata_load(card) or {}).get("configs")
+        except (yaml.YAMLError, ValueError) as e:  # its YAML is broken, or not a mapping
+            raise HubError(f"the card (README.md) of {download['repo_id']} has metadata that cannot be read "
+                           f"({first_line(e)}); pick another dataset, or give one of its data files' path") from e
     return [c for c in configs or [] if isinstance(c, dict) and c.get("config_name")]
 
 
@@ -198,11 +205,17 @@ def split_files(repo_id: str, files: list[str], config: str | None, configs: lis
         regex = re.compile(_glob(f"{base}/{pattern}" if base else pattern))
         return [f for f in readable if regex.fullmatch(f)]
 
-    try:
-        patterns = sanitize_patterns(chosen["data_files"]) if chosen.get("data_files") else \
-            _get_data_files_patterns(resolve)
-    except FileNotFoundError:
-        patterns = {}
+    if chosen.get("data_files"):
+        try:
+            patterns = sanitize_patterns(chosen["data_files"])
+        except (ValueError, TypeError) as e:  # data_files in a form `datasets` does not read
+            raise HubError(f"the card of {repo_id} lists data_files{_in(config)} that datasets cannot read "
+                           f"({first_line(e)}); pick another config or dataset") from e
+    else:
+        try:
+            patterns = _get_data_files_patterns(resolve)
+        except FileNotFoundError:
+            patterns = {}
     splits = {str(name): sorted({f for p in ps for f in resolve(p)}) for name, ps in patterns.items()}
     splits = {name: _one_kind(fs) for name, fs in splits.items() if fs}
     if not splits:
@@ -252,6 +265,7 @@ def _rows(kind: str, files, column: str, name: str, scratch: Path) -> Iterator[s
     stream; a .txt file's rows are its paragraphs (blocks between blank lines). `datasets` keeps
     its lock files in `scratch`, not in the Hugging Face cache."""
     datasets = _import_datasets()
+    from pyarrow import ArrowException
     options = {"sample_by": "paragraph"} if kind == "text" else {}
     for file in files:
         try:
@@ -266,11 +280,14 @@ def _rows(kind: str, files, column: str, name: str, scratch: Path) -> Iterator[s
                 if value is not None and not isinstance(value, str):
                     raise HubError(f"column {column!r} of {name} holds {type(value).__name__}, not text")
                 yield value
-        except HubError:
+        except UserError:
             raise
-        except (ValueError, OSError, TypeError) as e:  # pyarrow's errors are ValueErrors too
-            raise HubError(f"{Path(file).name} of {name} is not readable as {kind}: {str(e).splitlines()[0][:200]}") \
-                from None
+        except StopIteration:  # datasets' json reader on an empty file: it has no rows
+            continue
+        except (ValueError, OSError, ArrowException) as e:  # a broken file: pyarrow's, pandas' and json's errors
+            where = name if Path(file).name == name else f"{Path(file).name} of {name}"
+            raise HubError(f"{where} is not readable as {kind} ({type(e).__name__}: {first_line(e)}); check that it "
+                           f"is a complete, valid {_suffix(str(file))} file") from e
 
 
 def _check_column(columns: dict[str, str], column: str, name: str) -> None:

@@ -5,7 +5,7 @@ made by transformers), download a published tokenizer. Every call goes through `
     url, commit = push("runs/world", "alice/babybert-world")
     ckpt = pull("alice/babybert-world", out="models/world")
 
-Failures raise `HubError` (a ValueError: the CLI and the app show its message, never a
+Failures raise `HubError` (a UserError: the CLI and the app show its message, never a
 traceback). A token is never put into a message, a log line, a model card or a file.
 """
 
@@ -21,10 +21,12 @@ from pathlib import Path
 import httpx2  # huggingface_hub's HTTP client: its network errors
 from huggingface_hub import HfApi, get_token, snapshot_download
 from huggingface_hub.errors import (GatedRepoError, HFValidationError, HfHubHTTPError, LocalEntryNotFoundError,
-                                    LocalTokenNotFoundError, RepositoryNotFoundError, RevisionNotFoundError)
+                                    LocalTokenNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError,
+                                    RevisionNotFoundError)
 from huggingface_hub.utils import get_session
 from babybert.bert.card import write_model_card
 from babybert.bert.checkpoint import INFO, Checkpoint, load_checkpoint
+from babybert.errors import UserError
 
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def _use_timeouts() -> None:
     get_session().timeout = httpx2.Timeout(_timeout())
 
 
-class HubError(ValueError):
+class HubError(UserError):
     """A Hub operation failed; the message says what happened and what to do."""
 
 
@@ -110,6 +112,9 @@ def hub_errors(action: str, repo_id: str, endpoint: str | None, *, revision: str
             raise HubError(f"{action} failed: {where} had a server error ({status}); nothing was changed here, "
                            "try again in a while") from None
         raise HubError(f"{action} failed: {where} answered {status}: {_server_message(e)}") from None
+    except OfflineModeIsEnabled:
+        raise HubError(f"{action} failed: HF_HUB_OFFLINE is set, so nothing is asked of {where}; unset it and try "
+                       "again") from None
     except (httpx2.TransportError, LocalEntryNotFoundError) as e:
         raise HubError(f"{action} failed: could not reach {where} ({type(e).__name__}); check the connection "
                        "or the endpoint, then try again") from None
@@ -189,8 +194,11 @@ def pull(repo_id: str, revision: str | None = None, endpoint: str | None = None,
         out = Path(out)
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "config.json").is_file())):
             raise HubError(f"refusing to pull into {out}: it exists and is not a checkpoint; choose another --out")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.pull-", dir=out.parent))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.pull-", dir=out.parent))
+        except OSError as e:  # a read-only or forbidden folder
+            raise HubError(f"cannot pull into {out}: {e.strerror or e}; choose another --out") from e
         try:
             snapshot_download(**download, local_dir=tmp)
             shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping for local_dir
@@ -220,8 +228,8 @@ def get_tokenizer(source: str | Path, revision: str | None = None, endpoint: str
     elif Path(source).is_dir():
         try:
             return load_tokenizer(source)
-        except (ValueError, OSError) as e:
-            raise HubError(f"no usable tokenizer in {source}: {e}") from None
+        except UserError as e:
+            raise HubError(f"no usable tokenizer in {source}: {e}") from e
     if local and Path(source).exists():
         raise HubError(f"--tokenizer {source} is a file: give its folder, or a Hub repository such as "
                        "google-bert/bert-base-uncased")
@@ -237,8 +245,8 @@ def get_tokenizer(source: str | Path, revision: str | None = None, endpoint: str
                                  allow_patterns=TOKENIZER_FILES, etag_timeout=_timeout())
     try:
         tokenizer = load_tokenizer(path)
-    except (ValueError, OSError) as e:
-        raise HubError(f"{repo_id}: {e}") from None
+    except UserError as e:
+        raise HubError(f"{repo_id}: {e}") from e
     tokenizer.name_or_path = repo_id
     return tokenizer
 
@@ -256,5 +264,5 @@ def _check_files(repo_id: str, files: set[str]) -> None:
 def _load_pulled(path: Path, repo_id: str) -> Checkpoint:
     try:
         return load_checkpoint(path)
-    except ValueError as e:
-        raise HubError(f"{repo_id}: {e}") from None
+    except UserError as e:
+        raise HubError(f"{repo_id}: {e}") from e
