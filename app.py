@@ -533,7 +533,7 @@ def tokenize_ui(text, which, request: gr.Request):
     with user_errors():
         ckpt = model_for(session_of(request), which)
         if not isinstance(text, str) or len(text) > MAX_TOKENIZE_CHARS:
-            raise ValueError(f"type up to {MAX_TOKENIZE_CHARS:,} characters to tokenize")
+            raise UserError(f"type up to {MAX_TOKENIZE_CHARS:,} characters to tokenize")
         view = tokenize_view(ckpt, text)
         return view.highlighted, view.rows, view.summary, view.top
 

@@ -11,16 +11,17 @@ import os  # noqa: E402
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
 
 from babybert.config import ModelConfig, TrainConfig  # noqa: E402
+from babybert.errors import UserError  # noqa: E402
 from babybert.bert.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
+from babybert.bert.model import BabyBert  # noqa: E402
 from babybert.data.corpus import parse_corpus, read_corpus, split_corpus  # noqa: E402
 from babybert.analysis.evaluate import Metrics, evaluate  # noqa: E402
-from babybert.bert.model import BabyBert  # noqa: E402
 from babybert.analysis.predict import Candidate, attention, fill_mask, next_sentence  # noqa: E402
-from babybert.training.events import Done, Eval, Probes, Progress, Sample, Start
+from babybert.training.events import Done, Eval, Probes, Progress, Sample, Start  # noqa: E402
 from babybert.training.loop import train  # noqa: E402
 
 __all__ = [
     "ModelConfig", "TrainConfig", "BabyBert", "Checkpoint", "load_checkpoint", "save_checkpoint",
     "parse_corpus", "read_corpus", "split_corpus", "Metrics", "evaluate", "Candidate", "attention",
-    "fill_mask", "next_sentence", "train", "Start", "Progress", "Eval", "Sample", "Probes", "Done",
+    "fill_mask", "next_sentence", "train", "Start", "Progress", "Eval", "Sample", "Probes", "Done", "UserError",
 ]

@@ -192,7 +192,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     config_file = path / "config.json"
     if not config_file.is_file():
         raise UserError(f"{path} is not a checkpoint: it has no config.json")
-    raw_config = _read_json(config_file)
+    raw_config = read_json(config_file)
     if raw_config.get("auto_map"):
         log.warning("ignoring auto_map in %s: BabyBERT never runs code from a checkpoint", config_file)
     try:
@@ -208,7 +208,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     if len(tokenizer) > config.vocab_size:
         raise UserError(f"tokenizer in {path} has {len(tokenizer)} tokens but the model only {config.vocab_size}")
     tokenizer.model_max_length = config.max_position_embeddings
-    info = _read_json(path / INFO) if (path / INFO).is_file() else {}
+    info = read_json(path / INFO) if (path / INFO).is_file() else {}
     model.to(device).eval()
     return Checkpoint(model, tokenizer, info, path)
 
@@ -216,7 +216,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 PICKLE_WEIGHTS = "pytorch_model.bin"  # older transformers checkpoints
 
 
-def _read_json(file: Path) -> dict:
+def read_json(file: Path) -> dict:
     """A checkpoint's JSON file (config.json, babybert.json) as a dict, or a UserError that says what is wrong."""
     try:
         value = json.loads(file.read_text(encoding="utf-8"))

@@ -81,7 +81,10 @@ def cmd_embeddings(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     view = embedding_view(ckpt, args.word or "", args.words, args.neighbours)
     if args.out is not None:
-        view.figure.savefig(args.out)
+        try:
+            view.figure.savefig(args.out)
+        except OSError as e:
+            raise UserError(f"cannot write the plot to {args.out}: {e.strerror or e}") from e
         print(f"wrote {args.out}", file=sys.stderr)
     found = view.neighbours
     if args.json:
@@ -122,15 +125,15 @@ def cmd_eval(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from babybert.bert.checkpoint import INFO
     from babybert.analysis.runs import Run, table, write_csv
+    from babybert.bert.checkpoint import INFO, read_json
 
     runs = []
     for path in args.checkpoints:
         if not (path / INFO).is_file():
             raise UserError(f"{path} is not a checkpoint trained by BabyBERT (no {INFO} in it): runs compares the "
                              "folders that `babybert train --out` wrote")
-        runs.append(Run.from_info(json.loads((path / INFO).read_text(encoding="utf-8")), name=path.name))
+        runs.append(Run.from_info(read_json(path / INFO), name=path.name))
     headers, rows = table(runs)
     widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
     for line in (headers, *rows):
