@@ -40,7 +40,7 @@ from babybert.training.events import Progress
 from babybert.config import ModelConfig, TrainConfig, settings
 from babybert.errors import UserError
 from babybert.paths import DEFAULT_CHECKPOINT
-from babybert.server.inputs import (APP_SETTINGS, app_controls, check_corpus, check_settings, corpus_summary,
+from babybert.server.inputs import (app_controls, check_corpus, check_settings, corpus_summary,
                                     example_corpora, make_configs, read_upload, tokenizer_choice, whole, with_tokenizer)
 from babybert.server.limits import Limits, plural
 from babybert.server.sessions import Sessions, add_run
@@ -279,10 +279,7 @@ def train_model(request: gr.Request = None, *, corpus: str = "", start_from: str
 
 def checked_training_input(corpus, probes, tokenizer_from, tokenizer_repo, start_from, values: dict):
     """Everything Start needs, checked: the documents, the two configs, the probes, the tokenizer's repo."""
-    unknown = sorted(set(values) - set(APP_SETTINGS))
     with user_errors():
-        if unknown:
-            raise UserError(f"unknown setting {unknown[0]!r}: /train takes {', '.join(APP_SETTINGS)}")
         docs = check_corpus(corpus, LIMITS)
         model_config, config = make_configs(LIMITS, **values)
         probe_list = parse_probes(probes or "")

@@ -61,6 +61,20 @@ def test_train_streams_then_the_model_is_used_by_the_other_tabs(server):
     assert abs(sum(probs.values()) - 1) < 1e-5
 
 
+def test_train_is_called_by_name_with_only_what_a_client_wants_to_set(server):
+    """/train's parameters are the settings' names, each with a default: a script sends the corpus
+    and a time budget, in any order, and the rest is what the app's controls start at."""
+    client = Client(server, verbose=False)
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/train"]["parameters"]
+    names = [p["parameter_name"] for p in parameters]
+    assert all(p["parameter_has_default"] for p in parameters), [p["parameter_name"] for p in parameters]
+    assert {"corpus", "time_budget", "num_hidden_layers", "max_position_embeddings", "lr", "probes"} <= set(names)
+    *_, (status, _, metrics, *_) = client.submit(time_budget=3, corpus=animal_corpus(24), api_name="/train")
+    assert "finished after" in status and "time budget used" in status and "Final held-out metrics" in metrics
+    with pytest.raises(TypeError, match="num_layers"):  # an old or misspelt name is refused by the client
+        client.predict(corpus=animal_corpus(24), num_layers=3, api_name="/train")
+
+
 def test_browsers_are_told_not_to_keep_a_run_history(server):
     """Gradio would store every call, whole corpora included, in the browser's localStorage and
     rewrite it at each streamed update: the page's CPU grew with every training."""
