@@ -132,13 +132,12 @@ def check_value(cls, f: dataclasses.Field, s: Setting, value, name: str):
 def as_number(value, name: str, whole: bool = False, low: float | None = None, high: float | None = None):
     """A finite number (an int if `whole`) within [low, high], from whatever a user or a client sent:
     a number, a slider's float, text. The one place a value becomes a number."""
-    kind = "a whole number" if whole else "a number"
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise UserError(f"{name} must be {kind}, got {value!r}") from None
+        raise UserError(f"{name} must be a number, got {value!r}") from None
     if isinstance(value, bool) or not math.isfinite(number):
-        raise UserError(f"{name} must be {kind}, got {value!r}")
+        raise UserError(f"{name} must be a number, got {value!r}")
     if whole:
         if number != int(number):
             raise UserError(f"{name} must be a whole number, got {value!r}")

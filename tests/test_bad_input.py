@@ -52,8 +52,10 @@ def session(app_url):
 
 def send(url: str, client: Client, api_name: str, args) -> list:
     """The event's outputs, from a raw JSON call in `client`'s session (json.dumps writes NaN)."""
-    data = list(args.values()) if isinstance(args, dict) else list(args)  # TRAIN is in the UI's order
-    return list(call_api(url, api_name, data, client.session_hash))
+    if isinstance(args, dict):  # by name: in the order of the endpoint's parameters
+        parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"][api_name]["parameters"]
+        args = [args[p["parameter_name"]] for p in parameters]
+    return list(call_api(url, api_name, list(args), client.session_hash))
 
 
 def answer(client) -> list:
@@ -117,22 +119,22 @@ CASES = {
     "batch 0": (train_with(batch_size=0), "batch size must be between 1 and 1024"),
     "batch a float": (train_with(batch_size=2.5), "batch size must be a whole number"),
     "batch a billion": (train_with(batch_size=10**9), "batch size must be between 1 and 1024"),
-    "epochs negative": (train_with(epochs=-1), "epochs must be positive"),
+    "epochs negative": (train_with(epochs=-1), "epochs must be a positive number"),
     "epochs a string": (train_with(epochs="ten"), "epochs must be a number"),
     "learning rate 0": (train_with(lr=0), "learning rate must be positive"),
-    "learning rate 5": (train_with(lr=5), "lr must be between 0 and 1"),
+    "learning rate 5": (train_with(lr=5), "peak learning rate must be between 0 and 1"),
     "learning rate a string": (train_with(lr="fast"), "learning rate must be a number"),
-    "mask probability 1.5": (train_with(mask_prob=1.5), "mask_prob must be between 0 and 1"),
+    "mask probability 1.5": (train_with(mask_prob=1.5), "mask probability must be between 0 and 1"),
     "mask probability NaN": (train_with(mask_prob=math.nan), "mask probability must be a number"),
     "time budget 0": (train_with(time_budget=0), "time budget must be between 1 and 600"),
     "time budget 900": (train_with(time_budget=900), "time budget must be between 1 and 600"),
     "time budget infinite": (train_with(time_budget=math.inf), "time budget must be between 1 and 600"),
     "time budget a string": (train_with(time_budget="soon"), "time budget must be between 1 and 600"),
-    "seed negative": (train_with(seed=-1), "seed must be between 0 and"),
+    "seed negative": (train_with(seed=-1), "seed must be from 0 to 4,294,967,295"),
     "seed a float": (train_with(seed=0.5), "seed must be a whole number"),
     "no task": (train_with(tasks=[]), "choose at least one task"),
-    "unknown task": (train_with(tasks=["SQUAD"]), "tasks must be one or both of mlm, nsp"),
-    "tasks not a list": (train_with(tasks=7), "choose at least one task"),
+    "unknown task": (train_with(tasks=["SQUAD"]), "tasks must be one or more of mlm, nsp"),
+    "tasks not a list": (train_with(tasks=7), "tasks must be one or more of mlm, nsp"),
     "model over the server's size": (train_with(hidden_size=512, num_hidden_layers=8, intermediate_size=2048, vocab_size=8192),
                                      "this server trains up to"),
     "probe without mask or pair": (train_with(probes="just words"), "no \\[MASK\\] and no '\\|\\|\\|'"),

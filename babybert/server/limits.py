@@ -27,7 +27,10 @@ class Limits:
             raw = env.get(name)
             if raw is None:
                 return default
-            value = as_number(raw.strip(), f"environment variable {name}", whole=True)
+            try:
+                value = as_number(raw.strip(), f"environment variable {name}", whole=True)
+            except UserError:
+                raise UserError(f"environment variable {name} must be a whole number, got {raw!r}") from None
             if value <= 0:
                 raise UserError(f"environment variable {name} must be positive, got {value}")
             return value
