@@ -277,7 +277,10 @@ class ModelConfig:
         if missing:
             raise UserError(f"config.json lacks {', '.join(sorted(missing))}")
         model_config = cls(**kwargs)
-        model_config.validate()
+        try:
+            model_config.validate()
+        except UserError as e:
+            raise UserError(f"config.json: {e}") from e
         return model_config
 
 

@@ -81,7 +81,7 @@ def test_a_config_json_that_is_not_json(ckpt, text, message):
 
 @pytest.mark.parametrize("edit, message", [
     ({"model_type": "gpt2"}, "^not a BERT checkpoint: config.json has model_type='gpt2'"),  # config.py's ValueError
-    ({"hidden_dropout_prob": "high"}, r"config.json has a value of the wrong type \("),
+    ({"hidden_dropout_prob": "high"}, r"config.json: hidden_dropout_prob must be a number, got 'high'"),
 ])
 def test_a_config_json_we_cannot_load(ckpt, edit, message):
     config = json.loads((ckpt / "config.json").read_text())

@@ -196,9 +196,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     if raw_config.get("auto_map"):
         log.warning("ignoring auto_map in %s: BabyBERT never runs code from a checkpoint", config_file)
     try:
-        config = ModelConfig.from_bert_config(raw_config)
-    except ValueError as e:  # its checks of the user's config.json
-        raise UserError(str(e)) from e
+        config = ModelConfig.from_bert_config(raw_config)  # (its checks raise UserError, naming config.json)
     except TypeError as e:  # a value of the wrong type, e.g. a string where a number belongs
         raise UserError(f"{config_file} has a value of the wrong type ({e}); fix it or save the checkpoint again") from e
     check_size(config, path)
