@@ -66,8 +66,6 @@ def build_model_card(model, info: dict, repo_id: str | None = None) -> ModelCard
     command = info.get("command")
     how = (f"```bash\n{command}\n```" if command else
            "Trained with the `babybert` Python library (`babybert.train()`).")
-    local = repo_id.split("/")[-1] if repo_id else "path/to/this/checkpoint"
-    pull = f"python -m babybert pull {repo_id} --out {local}\n" if repo_id else ""
     body = f"""
 # {name}
 
@@ -112,7 +110,15 @@ BabyBERT's test suite checks this evaluation against an independent scorer writt
 
 ![loss curve](loss.png)
 
-## How to use
+{usage(repo_id, data.widget[0]["text"], tc)}"""
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def usage(repo_id: str | None, widget: str, tc: dict) -> str:
+    """The card's last sections: how to use the model (transformers, BabyBERT), its limits, its settings."""
+    local = repo_id.split("/")[-1] if repo_id else "path/to/this/checkpoint"
+    pull = f"python -m babybert pull {repo_id} --out {local}\n" if repo_id else ""
+    return f"""## How to use
 
 With transformers:
 
@@ -120,7 +126,7 @@ With transformers:
 from transformers import pipeline, BertForPreTraining, AutoTokenizer
 
 fill = pipeline("fill-mask", model="{repo_id or "path/to/this/checkpoint"}")
-print(fill("{data.widget[0]["text"]}"))
+print(fill("{widget}"))
 
 model = BertForPreTraining.from_pretrained("{repo_id or "path/to/this/checkpoint"}")  # MLM + NSP heads
 tokenizer = AutoTokenizer.from_pretrained("{repo_id or "path/to/this/checkpoint"}")
@@ -129,7 +135,7 @@ tokenizer = AutoTokenizer.from_pretrained("{repo_id or "path/to/this/checkpoint"
 With BabyBERT:
 
 ```bash
-{pull}python -m babybert fill-mask {local} "{data.widget[0]["text"]}"
+{pull}python -m babybert fill-mask {local} "{widget}"
 python -m babybert nsp {local} "first sentence." "a candidate next sentence."
 ```
 
@@ -145,7 +151,6 @@ words, and will not generalise like a full-size BERT.
 ```
 </details>
 """
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
 
 def write_model_card(directory: str | Path, model, info: dict, repo_id: str | None = None) -> None:
