@@ -177,7 +177,7 @@ def load_upload(path) -> str:
 
 
 # the library's messages name the command line's flags; the app names its own fields
-APP_FIELDS = {"with --text-column": "in the Text column field", "with --split": "in the Split field",
+APP_FIELDS = {"with --text-column": "in the Text column field", "with --dataset-split": "in the Split field",
               "with --max-rows N": "in the Rows field",
               "pass a token that can read it, with --token or HF_TOKEN": "this app reads public datasets only"}
 

@@ -97,7 +97,7 @@ def _from_file(path: Path, split: str, column: str, max_rows: int | None, max_by
         raise HubError(f"{path.name}: BabyBERT reads .txt, .jsonl, .json, .parquet and .csv data files, "
                        f"not {path.suffix or 'files without a suffix'}")
     if split != "train":
-        raise HubError(f"a data file has one split, train: leave out --split (got {split!r})")
+        raise HubError(f"a data file has one split, train: leave out --dataset-split (got {split!r})")
     _check_size(path.stat().st_size, max_bytes, path.name)
     key = cache_key(source="file", sha256=file_sha256(path), kind=kind, column=column, max_rows=max_rows,
                     corpus_format=FORMAT)
@@ -148,7 +148,7 @@ def _from_hub(spec: str, split: str, column: str, max_rows: int | None, max_byte
         config, splits = split_files(repo_id, list(sizes), config, configs)
         if split not in splits:
             raise HubError(f"{repo_id} has no split {split!r}{_in(config)}; it has: {', '.join(splits)} (pick one "
-                           "with --split)")
+                           "with --dataset-split)")
         files = splits[split]
         kind = KINDS[_suffix(files[0])]
         if max_rows is None:  # all of it: the whole size is known before anything is downloaded
