@@ -80,3 +80,18 @@ def test_repository_folders_come_from_one_place():
     for path in PACKAGE.rglob("*.py"):
         if path.name != "paths.py":
             assert "__file__" not in path.read_text(encoding="utf-8"), f"{path}: use babybert.paths"
+
+
+MAX_FUNCTION_LINES = 100
+
+
+def test_no_function_is_longer_than_a_screenful_or_two():
+    """Long functions hide state; the training loop reads top to bottom in well under this."""
+    long = []
+    for path in [*PACKAGE.rglob("*.py"), PACKAGE.parent / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{path.name}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, long
