@@ -113,15 +113,15 @@ def batches(corpus: EncodedCorpus, config: TrainConfig, world: distributed.World
             plan_generator: torch.Generator) -> Iterator[tuple[EpochPlan, torch.Tensor]]:
     """(plan, rows): this rank's share of each batch, epoch after epoch, from `position` on. The
     caller moves `position.batch` on after each step, so a save after a step points at the next
-    batch; a new epoch is planned when one is used up."""
+    batch; a new epoch is planned when one is used up. A batch of fewer rows than ranks is skipped
+    by every rank alike (a rank cannot train on no rows)."""
     while True:
         plan = plan_epoch(corpus, config.tasks, config.batch_size, plan_generator)
         while position.batch < len(plan.batches):
-            rows = plan.batches[position.batch][world.rank::world.size]  # this rank's share of the batch
-            if len(rows) == 0:  # a last batch smaller than the number of ranks: skipped by all alike
+            if len(plan.batches[position.batch]) < world.size:
                 position.batch += 1
                 continue
-            yield plan, rows
+            yield plan, plan.batches[position.batch][world.rank::world.size]
         position.epoch, position.batch, position.plan_state = position.epoch + 1, 0, plan_generator.get_state()
 
 
