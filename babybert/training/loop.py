@@ -118,10 +118,11 @@ def batches(corpus: EncodedCorpus, config: TrainConfig, world: distributed.World
     while True:
         plan = plan_epoch(corpus, config.tasks, config.batch_size, plan_generator)
         while position.batch < len(plan.batches):
-            if len(plan.batches[position.batch]) < world.size:
+            rows = plan.batches[position.batch]
+            if len(rows) < world.size:  # too few to give every rank one: skipped by all alike
                 position.batch += 1
                 continue
-            yield plan, plan.batches[position.batch][world.rank::world.size]
+            yield plan, rows[world.rank::world.size]  # this rank's share
         position.epoch, position.batch, position.plan_state = position.epoch + 1, 0, plan_generator.get_state()
 
 
