@@ -14,7 +14,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -92,10 +92,7 @@ class Saves:
     every: int | None
     every_seconds: float | None
     step: int  # the step of the last save (or of the start)
-    time: float = 0.0  # and its time.perf_counter()
-
-    def __post_init__(self):
-        self.time = time.perf_counter()
+    time: float = field(default_factory=time.perf_counter)  # and when it was
 
     def due(self, step: int, world: distributed.World, device: torch.device) -> bool:
         """Due by steps, or by any rank's clock (all must take part)."""
