@@ -6,7 +6,7 @@ from transformers import BertConfig, BertForPreTraining, pipeline
 
 from babybert import BabyBert, ModelConfig, load_checkpoint, save_checkpoint
 from babybert.bert.checkpoint import to_hf_state_dict
-from babybert.bert.model import POOL_SIZE, dropout
+from babybert.bert.model import Embeddings
 
 from .conftest import TINY_MODEL
 
@@ -104,17 +104,33 @@ def test_attention_weights_match_the_fast_path_and_ignore_padding():
     assert att[1, :, :, 9:].abs().max() == 0  # nobody attends to padding
 
 
-def test_dropout_keeps_the_expected_share_and_scale():
-    x = torch.ones(64, 32, 128)
+def test_dropout_draws_a_fresh_independent_mask_at_the_expected_share_and_scale():
+    """Hidden dropout (here the embeddings'): in training a share p of the values is zeroed and the
+    rest scaled by 1/(1-p); each call draws a new mask, independent of the last (both drop the same
+    value at rate p*p); the masks come from torch's seeded generator (which a resumed run restores);
+    in evaluation, and at p = 0, nothing changes."""
+    config = ModelConfig(**{**vars(TINY_MODEL), "hidden_size": 128, "hidden_dropout_prob": 0.1})
     torch.manual_seed(0)
-    y = dropout(x, 0.1, training=True)
-    kept = (y != 0).float().mean().item()
-    assert 0.89 < kept < 0.91
-    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.9))
-    assert not torch.equal(y, dropout(x, 0.1, training=True))  # a fresh mask each call
-    assert torch.equal(dropout(x, 0.1, training=False), x)
-    big = torch.ones(POOL_SIZE + 1)
-    assert 0.89 < (dropout(big, 0.1, True) != 0).float().mean() < 0.91  # beyond the pool: plain dropout
+    embeddings = Embeddings(config)
+    ids = torch.randint(5, config.vocab_size, (64, 32))
+    types = torch.zeros_like(ids)
+    with torch.no_grad():
+        clean = embeddings.eval()(ids, types)  # (64, 32, 128)
+        embeddings.train()
+        torch.manual_seed(1)
+        first, second = embeddings(ids, types), embeddings(ids, types)
+        torch.manual_seed(1)
+        again = embeddings(ids, types)
+    assert clean.ne(0).all()
+    dropped, dropped_next = first == 0, second == 0
+    assert 0.09 < dropped.float().mean() < 0.11 and 0.09 < dropped_next.float().mean() < 0.11
+    torch.testing.assert_close(first[~dropped], clean[~dropped] / 0.9)
+    assert not torch.equal(dropped, dropped_next)
+    assert 0.009 < (dropped & dropped_next).float().mean() < 0.011  # independent draws: p * p
+    assert torch.equal(first, again)
+    embeddings.dropout_p = 0.0
+    with torch.no_grad():
+        assert torch.equal(embeddings(ids, types), clean)
 
 
 def test_saved_weights_use_transformers_names(trained):

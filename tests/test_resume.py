@@ -1,6 +1,6 @@
 """A run stopped (or killed) and resumed ends with exactly the weights of a run never stopped, at
-the same step, on CPU: the optimizer, the random generators and the place in the data all go on
-from where they were saved."""
+the same step, on CPU, with dropout or without: the optimizer, the random generators (torch's global
+one, which draws the dropout masks, too) and the place in the data all go on from where they were saved."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ import threading
 import pytest
 import torch
 
-from babybert import Progress, TrainConfig, load_checkpoint
+from babybert import ModelConfig, Progress, TrainConfig, load_checkpoint
 from babybert import train
 from babybert.training.state import STATE_FILE, load_training_state
 
 from .conftest import TINY_MODEL
+
+# BERT's dropout, on the hidden states and the attention weights: its masks come from torch's global
+# generator, which the training state saves ("torch_rng")
+DROPOUT = ModelConfig(**{**vars(TINY_MODEL), "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1})
+MODELS = {"no dropout": TINY_MODEL, "dropout 0.1": DROPOUT}
 
 
 def config(**overrides) -> TrainConfig:
@@ -37,11 +42,13 @@ def assert_same_weights(a, b) -> None:
         assert torch.equal(wa[name], wb[name]), name
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, documents):
+@pytest.fixture(scope="module", params=list(MODELS))
+def uninterrupted(request, tmp_path_factory, documents):
+    """(model config, the folder it was saved to, its events): a run never stopped, with or without dropout."""
+    model = MODELS[request.param]
     out = tmp_path_factory.mktemp("straight") / "ckpt"
-    events = list(train(documents, TINY_MODEL, config(), out_dir=out))
-    return out, events
+    events = list(train(documents, model, config(), out_dir=out))
+    return model, out, events
 
 
 def losses(events) -> list[float]:
@@ -49,10 +56,10 @@ def losses(events) -> list[float]:
 
 
 def test_stopped_then_resumed_equals_never_stopped(documents, tmp_path, uninterrupted):
-    straight, straight_events = uninterrupted
+    model, straight, straight_events = uninterrupted
     out, stop = tmp_path / "ckpt", threading.Event()
     first = []
-    for event in train(documents, TINY_MODEL, config(save_every=1000), out_dir=out, stop=stop):
+    for event in train(documents, model, config(save_every=1000), out_dir=out, stop=stop):
         first.append(event)
         if isinstance(event, Progress) and event.step == 23:  # inside the third epoch
             stop.set()  # as Ctrl-C: evaluates and saves, with the training state
@@ -65,12 +72,19 @@ def test_stopped_then_resumed_equals_never_stopped(documents, tmp_path, uninterr
     assert_same_weights(out, straight)
 
 
+def test_the_runs_with_dropout_really_drop(documents):
+    """Dropout changes the steps, so the resumed runs above test how its masks go on."""
+    plain = list(train(documents, TINY_MODEL, config(max_steps=3)))
+    dropped = list(train(documents, DROPOUT, config(max_steps=3)))
+    assert losses(plain) != losses(dropped)
+
+
 def test_killed_then_resumed_from_the_last_periodic_save(documents, tmp_path, uninterrupted):
     """No final save: the process died after step 41. The save at step 36 (every 12 steps; the last
     batch of the fourth epoch) is where it goes on from."""
-    straight, _ = uninterrupted
+    model, straight, _ = uninterrupted
     out = tmp_path / "ckpt"
-    for event in train(documents, TINY_MODEL, config(save_every=12), out_dir=out):
+    for event in train(documents, model, config(save_every=12), out_dir=out):
         if isinstance(event, Progress) and event.step == 41:
             break  # the generator is abandoned: nothing more is saved
     assert load_training_state(out)["step"] == 36

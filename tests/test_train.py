@@ -207,12 +207,12 @@ def test_other_runtime_errors_are_not_called_out_of_memory(documents, tmp_path, 
 def test_losses_read_back_every_few_steps_give_the_same_run(documents, monkeypatch):
     """On a GPU the losses are read back every LOSS_READ_EVERY_CUDA steps, not every step (each read
     waits for the GPU). Forced on CPU: the same events, the same weights, and one read per 5 steps."""
-    T = importlib.import_module("babybert.training.loop")
+    L = importlib.import_module("babybert.training.losses")
     config = tiny_train_config(max_steps=23, eval_every=10)
     every_step = list(train(documents, TINY_MODEL, config))
     reads = []
-    monkeypatch.setattr(T, "loss_read_interval", lambda device: 5)
-    monkeypatch.setattr(T, "read_back", lambda values: reads.append(len(values)) or values.tolist())
+    monkeypatch.setattr(L, "loss_read_interval", lambda device: 5)
+    monkeypatch.setattr(L, "read_back", lambda values: reads.append(len(values)) or values.tolist())
     batched = list(train(documents, TINY_MODEL, config))
 
     def described(events):

@@ -15,30 +15,6 @@ import torch.nn.functional as F
 
 from babybert.config import ModelConfig
 
-POOL_SIZE = 1 << 22  # pre-drawn dropout decisions (16 MB of float32)
-_pools: dict[tuple[float, torch.dtype], torch.Tensor] = {}
-
-
-def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout whose keep/drop mask is a window, at a random offset, of a pool drawn once.
-
-    On a CPU, drawing a fresh random number per element costs ~10 ns, a quarter of a BabyBERT
-    training step. Each element of a window is still an independent Bernoulli(1 - p) draw, and
-    windows at independent offsets are independent of each other, so this is dropout as the paper
-    defines it at the cost of one multiply. The pool comes from a fixed seed, so a run's randomness
-    is all in the offsets, drawn from torch's seeded generator: runs stay reproducible.
-    """
-    if not training or p == 0.0:
-        return x
-    if x.device.type != "cpu" or x.numel() > POOL_SIZE:  # GPUs draw random numbers fast
-        return F.dropout(x, p, True)
-    pool = _pools.get((p, x.dtype))
-    if pool is None:
-        keep = torch.rand(POOL_SIZE, generator=torch.Generator().manual_seed(20181011)) >= p
-        pool = _pools[(p, x.dtype)] = keep.to(x.dtype) / (1.0 - p)
-    offset = int(torch.randint(POOL_SIZE - x.numel() + 1, ()))
-    return x * pool[offset:offset + x.numel()].view_as(x)
-
 
 class Embeddings(nn.Module):
     """token + position + segment embeddings, then LayerNorm and dropout."""
@@ -55,7 +31,7 @@ class Embeddings(nn.Module):
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
         T = input_ids.size(1)
         x = self.word(input_ids) + self.position.weight[:T] + self.token_type(token_type_ids)  # (B, T, H)
-        return dropout(self.norm(x), self.dropout_p, self.training)
+        return F.dropout(self.norm(x), self.dropout_p, self.training)
 
 
 class SelfAttention(nn.Module):
@@ -102,8 +78,8 @@ class Layer(nn.Module):
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor, need_weights: bool = False):
         a, weights = self.attn(x, key_mask, need_weights)
-        x = self.attn_norm(x + dropout(a, self.dropout_p, self.training))
-        x = self.ffn_norm(x + dropout(self.ffn_out(F.gelu(self.ffn_in(x))), self.dropout_p, self.training))
+        x = self.attn_norm(x + F.dropout(a, self.dropout_p, self.training))
+        x = self.ffn_norm(x + F.dropout(self.ffn_out(F.gelu(self.ffn_in(x))), self.dropout_p, self.training))
         return x, weights
 
 

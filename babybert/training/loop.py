@@ -9,41 +9,35 @@ saves, so stopping never loses the model. The final `Done` event carries the mod
 """
 
 from __future__ import annotations
+
 import contextlib
-import functools
-import logging
-import math
-import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
 import torch
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
-from babybert.training.events import Done, Eval, Event, Probes, Progress, Sample, Start
-from babybert.training.memory import MEMORY_ADVICE, OutOfMemory, out_of_memory
+
 from babybert import __version__
-from babybert.bert.card import widget_text
-from babybert.bert.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from babybert.config import ModelConfig, TrainConfig
-from babybert.data.corpus import CorpusStats, Document, corpus_stats, split_corpus, take_sentences
-from babybert.data.batches import EncodedCorpus, SpecialIds, batches_per_epoch, encode_corpus, make_batch, plan_epoch
-from babybert.analysis.evaluate import Metrics, evaluate
-from babybert.bert.model import BabyBert
+from babybert.analysis.evaluate import evaluate
 from babybert.analysis.plots import save_loss_plot, thin
-from babybert.training import distributed
 from babybert.analysis.predict import masked_example, run_probes
-from babybert.training.state import FORMAT as STATE_FORMAT
-from babybert.training.state import Position, corpus_fingerprint, load_training_state
+from babybert.bert.card import widget_text
+from babybert.bert.checkpoint import Checkpoint, save_checkpoint
+from babybert.bert.model import BabyBert
+from babybert.config import ModelConfig, TrainConfig
+from babybert.data.batches import EncodedCorpus, EpochPlan, make_batch, plan_epoch
+from babybert.data.corpus import Document
 from babybert.data.store import Progress as PrepareProgress
-from babybert.data.store import prepare
-from babybert.bert.tokenizer import train_tokenizer
-from babybert.analysis.vocabulary import ids_stats
-
-
-log = logging.getLogger(__name__)
+from babybert.errors import UserError
+from babybert.training import distributed
+from babybert.training.events import Done, Eval, Event, Probes, Progress, Sample, Start
+from babybert.training.losses import LossReader, StepLosses
+from babybert.training.memory import step_memory
+from babybert.training.setup import Limits, Origin, Run, pick_device, set_up
+from babybert.training.state import Generators, Position, RunState, load_training_state
 
 
 def get_lr(fraction: float, peak: float, warmup: float) -> float:
@@ -51,14 +45,6 @@ def get_lr(fraction: float, peak: float, warmup: float) -> float:
     if fraction < warmup:
         return peak * (fraction + 1e-3) / warmup
     return peak * max(0.0, 1.0 - fraction) / (1.0 - warmup)
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda was asked for, but no CUDA GPU is available; use --device cpu or auto")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
 
 
 def make_optimizer(model: BabyBert, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
@@ -82,47 +68,127 @@ def pretraining_loss(model: BabyBert, batch, tasks) -> tuple[torch.Tensor, torch
     return loss, mlm, nsp
 
 
-LOSS_READ_EVERY_CUDA = 16  # steps between reading losses back from a GPU (on CPU: every step)
+@dataclass
+class Clock:
+    """Seconds since training began; a resumed run's go on from those it had already trained."""
+    start: float  # time.perf_counter() when it began
+    budget: float | None  # the time budget in seconds
 
+    @classmethod
+    def starting_at(cls, elapsed: float, budget: float | None) -> Clock:
+        return cls(time.perf_counter() - elapsed, budget)
 
-def loss_read_interval(device: torch.device) -> int:
-    return LOSS_READ_EVERY_CUDA if device.type == "cuda" else 1
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
 
-
-def read_back(values: torch.Tensor) -> list:
-    """The one place training copies numbers from the device to the host (and so waits for it)."""
-    return values.tolist()
+    def used(self) -> float:
+        """The share of the time budget spent (0 without one)."""
+        return self.elapsed() / self.budget if self.budget else 0.0
 
 
 @dataclass
-class Data:
-    """A corpus made ready to train on: the tokenizer, the training split encoded, the held-out
-    sentences that evaluation scores, and the numbers that describe both splits."""
-    tokenizer: object
-    train: EncodedCorpus
-    held_out: list[Document]  # the first eval_sentences held-out sentences, as text
-    train_stats: CorpusStats
-    held_out_stats: CorpusStats
-    fingerprint: str  # the training split's hash: a run resumes only on the corpus it started with
-    token_store: Path | None = None
+class Saves:
+    """When the next periodic save is due: every `every` steps or `every_seconds` of training."""
+    every: int | None
+    every_seconds: float | None
+    step: int  # the step of the last save (or of the start)
+    time: float = field(default_factory=time.perf_counter)  # and when it was
+
+    def due(self, step: int, world: distributed.World, device: torch.device) -> bool:
+        """Due by steps, or by any rank's clock (all must take part)."""
+        if self.every and step - self.step >= self.every:
+            return True
+        late = float(bool(self.every_seconds) and time.perf_counter() - self.time >= self.every_seconds)
+        return (distributed.all_sum([late], world, device)[0] if world.distributed and self.every_seconds
+                else late) > 0
+
+    def done(self, step: int) -> None:
+        self.step, self.time = step, time.perf_counter()
 
 
-def prepare_data(documents: list[Document] | str | Path, tokenizer, max_len: int, config: TrainConfig,
-                 world: distributed.World = distributed.World(), cache_dir: str | Path | None = None,
-                 progress: PrepareProgress | None = None) -> Data:
-    """Split, tokenize (training a WordPiece when no `tokenizer` is given) and encode. Documents in
-    memory are encoded in memory; a corpus file goes through the on-disk token store (store.py),
-    as a stream, built by the first rank of each node and reused by every later run."""
-    if isinstance(documents, (str, Path)):
-        tokenizer, store = prepare(documents, max_len, config.holdout, tokenizer, config.vocab_size, config.lowercase,
-                                   cache_dir, build_here=world.local_rank == 0, progress=progress)
-        return Data(tokenizer, store.train, store.held_out(config.eval_sentences), CorpusStats(**store.meta["train"]),
-                    CorpusStats(**store.meta["held_out"]), store.meta["fingerprint"], store.path)
-    train_docs, held_out_docs = split_corpus(documents, config.holdout)
-    if tokenizer is None:
-        tokenizer = train_tokenizer((s for d in train_docs for s in d), config.vocab_size, config.lowercase, max_len)
-    return Data(tokenizer, encode_corpus(train_docs, tokenizer, max_len), take_sentences(held_out_docs, config.eval_sentences),
-                corpus_stats(train_docs, tokenizer), corpus_stats(held_out_docs, tokenizer), corpus_fingerprint(train_docs))
+def batches(corpus: EncodedCorpus, config: TrainConfig, world: distributed.World, position: Position,
+            plan_generator: torch.Generator) -> Iterator[tuple[EpochPlan, torch.Tensor]]:
+    """(plan, rows): this rank's share of each batch, epoch after epoch, from `position` on. The
+    caller moves `position.batch` on after each step, so a save after a step points at the next
+    batch; a new epoch is planned when one is used up. A batch of fewer rows than ranks is skipped
+    by every rank alike (a rank cannot train on no rows)."""
+    while True:
+        plan = plan_epoch(corpus, config.tasks, config.batch_size, plan_generator)
+        while position.batch < len(plan.batches):
+            rows = plan.batches[position.batch]
+            if len(rows) < world.size:  # too few to give every rank one: skipped by all alike
+                position.batch += 1
+                continue
+            yield plan, rows[world.rank::world.size]  # this rank's share
+        position.epoch, position.batch, position.plan_state = position.epoch + 1, 0, plan_generator.get_state()
+
+
+def stop_check(run: Run, step: int, clock: Clock, stop: threading.Event) -> tuple[str | None, float]:
+    """Why to stop now, if at all, and how far training is (for the learning rate). On several
+    ranks all must agree, or their steps would no longer meet: any rank's Stop counts, and the
+    time is the ranks' mean (one small collective)."""
+    by_time = clock.used()
+    stopped, time_up = float(stop.is_set()), float(by_time >= 1.0)
+    if run.world.distributed:
+        stopped, time_up, by_time = distributed.all_sum([stopped, time_up, by_time], run.world, run.device)
+        by_time /= run.world.size
+    return run.limits.reason(step, stopped, time_up), run.limits.fraction(step, by_time)
+
+
+def log(steps: list[StepLosses], state: RunState, limits: Limits) -> Iterator[Progress]:
+    """A Progress event for each finished step whose losses were read, added to the history."""
+    for s in steps:
+        total, mlm, nsp = s.values
+        state.tokens += s.tokens
+        state.history.append({"step": s.step, "loss": total, "mlm_loss": mlm, "nsp_loss": nsp, "lr": s.lr})
+        yield Progress(s.step, s.step / limits.steps_per_epoch, mlm, nsp, total, s.lr,
+                       state.tokens / max(state.train_time, 1e-9), s.elapsed, s.fraction)
+
+
+def evaluation(run: Run, state: RunState, probes, final: bool) -> Iterator[Eval | Sample | Probes]:
+    """Score the held-out sentences, at BERT's 15% (not the training rate), the same sentences every
+    time; show one of them masked; answer the probes."""
+    model, tokenizer, config = run.model, run.tokenizer, run.config
+    metrics = evaluate(model, tokenizer, run.data.held_out, config.seed, config.tasks, max_sentences=config.eval_sentences)
+    state.eval_history.append({"step": state.step, **metrics.to_dict()})
+    yield Eval(state.step, metrics, final)
+    if "mlm" in config.tasks:
+        sentences = run.data.held_out_sentences
+        sentence = sentences[len(state.eval_history) % len(sentences)]
+        yield Sample(state.step, masked_example(model, tokenizer, sentence, state.generators.sample))
+    if probes:
+        yield Probes(state.step, run_probes(model, tokenizer, probes))
+    model.train()
+
+
+def run_info(run: Run, state: RunState, elapsed: float, reason: str | None, metrics: dict | None) -> dict:
+    """What babybert.json says of the run: where it came from, its settings, how far it went, its numbers."""
+    data, origin, init, given = run.data, run.origin, run.origin.init, run.origin.tokenizer
+    return {
+        "babybert_version": __version__,
+        "name": run.out_dir.name if run.out_dir is not None else None,
+        "command": origin.command,
+        "corpus": {"name": origin.corpus_name, "source": origin.corpus_source, "train": vars(data.train_stats),
+                   "held_out": vars(data.held_out_stats)},
+        "init": str(init.path if isinstance(init, Checkpoint) else init) if init is not None else None,
+        "tokenizer": str(given.name_or_path) if given is not None else None,
+        "train_config": run.config.to_dict(),
+        "steps": state.step,
+        "epochs": round(state.step / run.limits.steps_per_epoch, 3),
+        "train_seconds": round(elapsed, 1),
+        "tokens": state.tokens,
+        "tokens_per_sec": round(state.tokens / max(state.train_time, 1e-9)),
+        "device": str(run.device),
+        "precision": "bf16 autocast" if run.bf16 else "float32",
+        "processes": run.world.size,
+        "stop_reason": reason,
+        "num_parameters": run.model.num_parameters(),
+        "metrics": metrics,
+        "widget": widget_text(data.held_out_sentences[0]),
+        "history": thin(state.history, 2000),
+        "eval_history": state.eval_history,
+        "vocabulary": data.vocabulary,
+    }
 
 
 def loss_plot(info: dict):
@@ -130,6 +196,22 @@ def loss_plot(info: dict):
     if not info.get("history"):
         return None
     return lambda folder: save_loss_plot(info["history"], info.get("eval_history", []), folder / "loss.png")
+
+
+def save(run: Run, state: RunState, clock: Clock, info: dict, keep_state: bool) -> Path | None:
+    """Rank 0 writes the checkpoint, with the training state (for --resume) when `keep_state`;
+    every rank takes part in gathering that state."""
+    saved = state.to_dict(run.world, run.device, run.config.to_dict(), run.data.fingerprint, clock.elapsed()) \
+        if keep_state else None
+    if run.out_dir is None or not run.world.main:
+        return run.out_dir
+    return save_checkpoint(run.out_dir, run.model, run.tokenizer, info, saved, extras=loss_plot(info))
+
+
+def last_metrics(state: RunState) -> dict | None:
+    """The latest evaluation's metrics, for a checkpoint saved between evaluations."""
+    last = state.eval_history[-1] if state.eval_history else None
+    return last and {k: v for k, v in last.items() if k != "step"}
 
 
 def train(documents: list[Document] | str | Path, model_config: ModelConfig | None = None, config: TrainConfig | None = None,
@@ -153,286 +235,76 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
     `corpus_source` says where the corpus came from and how it was split into sentences (a Hub
     dataset's, see hub_dataset.py); the checkpoint and its model card record it.
     """
-    state = load_training_state(resume) if resume is not None else None
-    if state is not None:
-        init = resume
-        config = config or TrainConfig.from_dict(state["train_config"])
+    resumed = load_training_state(resume) if resume is not None else None
+    if resumed is not None:
+        init, config = resume, config or TrainConfig.from_dict(resumed["train_config"])
     model_config = ModelConfig(**vars(model_config)) if model_config else ModelConfig()
     config = config or TrainConfig()
     config.validate()
     model_config.validate()
-    if (config.save_every or config.save_every_seconds) and out_dir is None:
-        raise ValueError("saving every so often (save_every) needs an output folder (out_dir, --out)")
+    keep_state = bool(config.save_every or config.save_every_seconds)  # save what --resume needs
+    if keep_state and out_dir is None:
+        raise UserError("saving every so often (save_every) needs an output folder (out_dir, --out)")
     stop = stop or threading.Event()
     world = distributed.current()  # one process, or this rank of a torchrun group (distributed.setup)
-    device = torch.device("cuda", world.local_rank) if world.backend == "nccl" else resolve_device(config.device)
-    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world.distributed else 1
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_processes))  # the cores shared by this node's ranks
-    torch.manual_seed(config.seed)
-    # one generator plans each epoch (pairs, batch order), another masks: an epoch can be planned again
-    # from the first's saved state, and the second's state goes on from where it was
-    plan_generator = torch.Generator().manual_seed(config.seed)
-    mask_generator = torch.Generator().manual_seed(config.seed + 3 + 7919 * world.rank)  # each rank masks its rows
-    sample_generator = torch.Generator().manual_seed(config.seed + 2)
-
-    if init is not None and tokenizer is not None and state is None:
-        raise ValueError("give either a tokenizer (--tokenizer) or a checkpoint to start from (--init), not both: "
-                         "a checkpoint brings its own tokenizer")
-    given_tokenizer = tokenizer
-    if init is not None:
-        ckpt = init if isinstance(init, Checkpoint) else load_checkpoint(init)
-        model, tokenizer = ckpt.model, ckpt.tokenizer
-        model_config = model.config
-    else:
-        model = None
-    max_len = model_config.max_position_embeddings
-    data = prepare_data(documents, tokenizer, max_len, config, world, cache_dir, progress if world.main else None)
-    if state is not None and state["corpus"] != data.fingerprint:
-        raise ValueError(f"this corpus is not the one the run in {resume} was trained on; resume it with the same "
-                         "corpus, or start a new run from its weights with --init")
-    tokenizer, corpus, held_out_docs = data.tokenizer, data.train, data.held_out
-    if model is None:
-        model_config.vocab_size = len(tokenizer)
-        model = BabyBert(model_config)
-    if world.distributed:  # every rank trained the same deterministic tokenizer; check, rather than trust
-        vocabularies = distributed.gather(sorted(tokenizer.get_vocab().items()), world)
-        if any(v != vocabularies[0] for v in vocabularies):
-            raise RuntimeError("the ranks built different vocabularies: give every rank the same corpus file")
-    model.to(device).train()
-    trained = model  # what steps run through: the model, or its DistributedDataParallel wrapper
-    if world.distributed:
-        both = set(config.tasks) == {"mlm", "nsp"}  # one task leaves the other's head without gradients
-        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                          find_unused_parameters=not both)
-    ids = SpecialIds.from_tokenizer(tokenizer)
+    device = pick_device(config, world)
+    generators = Generators.seeded(config.seed, world.rank)
+    origin = Origin(command, corpus_name, corpus_source, init, tokenizer)
+    run = set_up(documents, model_config, config, world, device, origin, out_dir, resumed, resume, cache_dir, progress)
+    model, corpus, limits = run.model, run.data.train, run.limits
     optimizer = make_optimizer(model, config, device)
+    yield Start(run.data.train_stats, run.data.held_out_stats, model.num_parameters(), len(run.tokenizer),
+                limits.total_steps, str(device), model, run.tokenizer, resumed["step"] if resumed is not None else 0,
+                run.data.token_store and str(run.data.token_store))
 
-    steps_per_epoch = batches_per_epoch(corpus, config.tasks, config.batch_size)
-    limits = [int(config.epochs * steps_per_epoch + 0.5) if config.epochs else None, config.max_steps]
-    total_steps = min((s for s in limits if s), default=None)
-    train_stats, held_out_stats = data.train_stats, data.held_out_stats
-    yield Start(train_stats, held_out_stats, model.num_parameters(), len(tokenizer), total_steps, str(device), model,
-                tokenizer, state["step"] if state is not None else 0, data.token_store and str(data.token_store))
+    state = (RunState.from_dict(resumed, optimizer, generators, world, device, resume) if resumed is not None
+             else RunState.new(optimizer, generators))
+    clock = Clock.starting_at(state.elapsed, config.time_budget)  # a resumed run's budget counts its time so far
+    saves = Saves(config.save_every, config.save_every_seconds, state.step)
+    reader = LossReader(config.tasks, world, device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if run.bf16 else contextlib.nullcontext()
+    for plan, rows in batches(corpus, config, world, state.position, generators.plan):
+        reason, fraction = stop_check(run, state.step, clock, stop)
+        if reason:
+            break
+        t_step = time.perf_counter()
+        lr = get_lr(fraction, config.lr, config.warmup)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = make_batch(corpus, plan, rows, config.tasks, run.ids, run.max_len, config.mask_prob, generators.mask)
+        batch_tokens, batch = batch.num_tokens, batch.to(device)  # counted on the host: no sync
+        with step_memory(state.step + 1, model.num_parameters(), config.batch_size, run.max_len):
+            with autocast:
+                loss, mlm_loss, nsp_loss = pretraining_loss(run.trained, batch, config.tasks)
+            reader.add(state.step + 1, lr, batch_tokens, (loss, mlm_loss, nsp_loss))  # read before the update
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        state.step += 1
+        state.position.batch += 1  # a save from here on resumes at the next batch
+        state.train_time += time.perf_counter() - t_step
+        reader.finish(clock.elapsed(), limits.fraction(state.step, clock.used()))
+        yield from log(reader.finished(), state, limits)
+        if config.eval_every and state.step % config.eval_every == 0 and state.step != limits.total_steps:
+            yield from log(reader.finished(read=True), state, limits)  # every rank: on several, a collective
+            if world.main:
+                yield from evaluation(run, state, probes, final=False)  # (the last step gets the final one)
+        if keep_state and state.step != limits.total_steps and saves.due(state.step, world, device):
+            yield from log(reader.finished(read=True), state, limits)  # (the last step is saved below)
+            info = run_info(run, state, clock.elapsed(), None, last_metrics(state)) if world.main else {}
+            save(run, state, clock, info, keep_state)
+            model.train()
+            saves.done(state.step)
 
-    history, eval_history = [], []
-    step, tokens, train_time, reason, spent = 0, 0, 0.0, None, 0.0
-    position = Position(epoch=0, batch=0, plan_state=plan_generator.get_state())
-    if state is not None:
-        step, tokens, train_time, spent = state["step"], state["tokens"], state["train_time"], state["elapsed"]
-        history, eval_history = state["history"], state["eval_history"]
-        optimizer.load_state_dict(state["optimizer"])
-        position = Position(state["epoch"], state["batch"], state["plan_generator"])
-        plan_generator.set_state(state["plan_generator"])
-        if state["world_size"] != world.size:
-            raise ValueError(f"the run in {resume} trained on {state['world_size']} process(es); resume it with as many "
-                             f"(this is {world.size})")
-        mask_generator.set_state(state["mask_generators"][world.rank])
-        sample_generator.set_state(state["sample_generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-    held_out_sentences = [s for d in held_out_docs for s in d]
-    t0 = time.perf_counter() - spent  # a resumed run's time budget counts the time it had already trained
-    last_save = (step, time.perf_counter())
-
-    def time_used() -> float:
-        return (time.perf_counter() - t0) / config.time_budget if config.time_budget else 0.0
-
-    def fraction_done(by_time: float | None = None) -> float:
-        by_steps = step / total_steps if total_steps else 0.0
-        return min(1.0, max(by_steps, time_used() if by_time is None else by_time))
-
-    def before_step() -> tuple[str | None, float]:
-        """Why to stop now, if at all, and how far training is (for the learning rate). On several
-        ranks all must agree, or their steps would no longer meet: any rank's Stop counts, and the
-        time is the ranks' mean (one small collective)."""
-        by_time = time_used()
-        stopped, time_up = float(stop.is_set()), float(by_time >= 1.0)
-        if world.distributed:
-            stopped, time_up, by_time = distributed.all_sum([stopped, time_up, by_time], world, device)
-            by_time /= world.size
-        reason = ("stopped" if stopped else "max_steps" if config.max_steps and step >= config.max_steps
-                  else "epochs" if config.epochs and step >= limits[0] else "time_budget" if time_up else None)
-        return reason, fraction_done(by_time)
-
-    def evaluation(final: bool) -> Iterator[Eval | Sample]:
-        metrics = evaluate(model, tokenizer, held_out_docs, config.seed, config.tasks,  # at BERT's 15%, not
-                           max_sentences=config.eval_sentences)  # the training rate; the same sentences every time
-        eval_history.append({"step": step, **metrics.to_dict()})
-        yield Eval(step, metrics, final)
-        if "mlm" in config.tasks:
-            sentence = held_out_sentences[len(eval_history) % len(held_out_sentences)]
-            yield Sample(step, masked_example(model, tokenizer, sentence, sample_generator))
-        if probes:
-            yield Probes(step, run_probes(model, tokenizer, probes))
-        model.train()
-
-    @functools.cache
-    def vocabulary() -> dict:
-        """What the vocabulary made of the training split (most frequent pieces, words split): one
-        pass over its ids, made once, for the Model tab (vocabulary.py)."""
-        return ids_stats(corpus.ids.numpy(), tokenizer, "the training split").to_dict()
-
-    def run_info(metrics: Metrics | None) -> dict:
-        elapsed = time.perf_counter() - t0
-        return {
-            "babybert_version": __version__,
-            "name": Path(out_dir).name if out_dir is not None else None,
-            "command": command,
-            "corpus": {"name": corpus_name, "source": corpus_source, "train": vars(train_stats),
-                       "held_out": vars(held_out_stats)},
-            "init": str(init.path if isinstance(init, Checkpoint) else init) if init is not None else None,
-            "tokenizer": str(given_tokenizer.name_or_path) if given_tokenizer is not None else None,
-            "train_config": config.to_dict(),
-            "steps": step,
-            "epochs": round(step / steps_per_epoch, 3),
-            "train_seconds": round(elapsed, 1),
-            "tokens": tokens,
-            "tokens_per_sec": round(tokens / max(train_time, 1e-9)),
-            "device": str(device),
-            "precision": "bf16 autocast" if bf16 else "float32",
-            "processes": world.size,
-            "stop_reason": reason,
-            "num_parameters": model.num_parameters(),
-            "metrics": metrics.to_dict() if metrics is not None else None,
-            "widget": widget_text(held_out_sentences[0]),
-            "history": thin(history, 2000),
-            "eval_history": eval_history,
-            "vocabulary": vocabulary(),
-        }
-
-    def training_state() -> dict:
-        """Everything besides the weights that decides what happens next (see resume.py). Every rank
-        takes part (each has its own mask generator); rank 0 saves it."""
-        masks = distributed.gather(mask_generator.get_state(), world)
-        saved = {"format": STATE_FORMAT, "step": step, "tokens": tokens, "train_time": train_time,
-                 "elapsed": time.perf_counter() - t0, "epoch": position.epoch, "batch": position.batch,
-                 "world_size": world.size, "plan_generator": position.plan_state, "mask_generators": masks,
-                 "sample_generator": sample_generator.get_state(), "torch_rng": torch.get_rng_state(),
-                 "optimizer": optimizer.state_dict(), "train_config": config.to_dict(), "corpus": data.fingerprint,
-                 "history": history, "eval_history": eval_history}
-        if device.type == "cuda":
-            saved["cuda_rng"] = torch.cuda.get_rng_state(device)
-        return saved
-
-    def save_due() -> bool:
-        """Every save_every steps or save_every_seconds (by any rank's clock: all must take part)."""
-        if config.save_every and step - last_save[0] >= config.save_every:
-            return True
-        late = float(bool(config.save_every_seconds) and time.perf_counter() - last_save[1] >= config.save_every_seconds)
-        return (distributed.all_sum([late], world, device)[0] if world.distributed and config.save_every_seconds
-                else late) > 0
-
-    # on GPUs that have it, bf16 autocast: matrix products in bfloat16, weights and optimizer in float32
-    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    keep_state = bool(config.save_every or config.save_every_seconds)  # save what --resume needs
-    # a GPU runs ahead of Python until a number is read back: losses are read every few steps, in one go
-    read_every = loss_read_interval(device)
-    pending: list[dict] = []  # the steps whose losses are not yet logged, oldest first
-
-    def read_losses() -> None:
-        """Read the pending steps' losses (all ranks' means) and tokens; refuse a loss that is not finite."""
-        unread = [p for p in pending if "values" not in p]
-        if not unread:
-            return
-        numbers = read_back(torch.stack([p["losses"] for p in unread]))
-        counts = [p["tokens"] for p in unread]
-        if world.distributed:  # the whole batch's numbers: the ranks' mean losses, their tokens together
-            summed = distributed.all_sum([x for row in numbers for x in row] + counts, world, device)
-            numbers = [[x / world.size for x in summed[3 * i:3 * i + 3]] for i in range(len(unread))]
-            counts = [int(x) for x in summed[3 * len(unread):]]
-        for p, (total, mlm, nsp), n in zip(unread, numbers, counts):
-            p["values"] = (total, mlm if "mlm" in config.tasks else None, nsp if "nsp" in config.tasks else None)
-            p["tokens"] = n
-            bad = [x for x in p["values"] if x is not None and not math.isfinite(x)]
-            if bad:  # on CPU before this step's update: the weights are still the last good ones
-                raise ValueError(f"training diverged: the loss became {bad[0]} at step {p['step']} (learning rate "
-                                 f"{p['lr']:.2g}); try a lower learning rate. Nothing was saved: an earlier checkpoint "
-                                 "in the output folder is unchanged")
-
-    def log_losses() -> Iterator[Progress]:
-        """A Progress event for every finished step whose losses were read."""
-        nonlocal tokens
-        while pending and "values" in pending[0] and "elapsed" in pending[0]:
-            p = pending.pop(0)
-            total, mlm, nsp = p["values"]
-            tokens += p["tokens"]
-            history.append({"step": p["step"], "loss": total, "mlm_loss": mlm, "nsp_loss": nsp, "lr": p["lr"]})
-            yield Progress(p["step"], p["step"] / steps_per_epoch, mlm, nsp, total, p["lr"],
-                           tokens / max(train_time, 1e-9), p["elapsed"], p["fraction"])
-
-    def log_all() -> Iterator[Progress]:
-        read_losses()
-        yield from log_losses()
-
-    while reason is None:
-        plan = plan_epoch(corpus, config.tasks, config.batch_size, plan_generator)
-        while position.batch < len(plan.batches):
-            rows = plan.batches[position.batch][world.rank::world.size]  # this rank's share of the batch
-            if len(rows) == 0:  # a last batch smaller than the number of ranks: skipped by all alike
-                position.batch += 1
-                continue
-            reason, fraction = before_step()
-            if reason:
-                break
-            t_step = time.perf_counter()
-            lr = get_lr(fraction, config.lr, config.warmup)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            batch = make_batch(corpus, plan, rows, config.tasks, ids, max_len, config.mask_prob, mask_generator)
-            batch_tokens, batch = batch.num_tokens, batch.to(device)  # counted on the host: no sync
-            try:
-                with autocast:
-                    loss, mlm_loss, nsp_loss = pretraining_loss(trained, batch, config.tasks)
-                zero = torch.zeros((), device=loss.device)
-                pending.append({"step": step + 1, "lr": lr, "tokens": batch_tokens, "losses": torch.stack(
-                    [x.detach().float() if x is not None else zero for x in (loss, mlm_loss, nsp_loss)])})
-                if len(pending) >= read_every:
-                    read_losses()  # before the update, so a non-finite loss never reaches the weights on CPU
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            except (MemoryError, RuntimeError) as e:
-                if not out_of_memory(e):
-                    raise
-                raise OutOfMemory(f"training ran out of memory at step {step + 1} ({model.num_parameters():,} "
-                                 f"parameters, batch size {config.batch_size}, max length {max_len}); {MEMORY_ADVICE}. "
-                                 "Nothing was saved: an earlier checkpoint in the output folder is unchanged") from None
-            step += 1
-            position.batch += 1
-            train_time += time.perf_counter() - t_step
-            pending[-1].update(elapsed=time.perf_counter() - t0, fraction=fraction_done())
-            yield from log_losses()
-            if config.eval_every and step % config.eval_every == 0 and step != total_steps:
-                yield from log_all()  # every rank: on several, reading the losses is a collective
-                if world.main:
-                    yield from evaluation(final=False)  # (the last step gets the final evaluation)
-            if keep_state and step != total_steps and save_due():  # (the last is saved below)
-                yield from log_all()
-                state_now = training_state()
-                if world.main:
-                    last_eval = eval_history[-1] if eval_history else None
-                    info = dict(run_info(None), metrics=last_eval and {k: v for k, v in last_eval.items() if k != "step"})
-                    save_checkpoint(out_dir, model, tokenizer, info, state_now, extras=loss_plot(info))
-                model.train()
-                last_save = (step, time.perf_counter())
-        if reason is None:  # the epoch is done: the next one is planned from here
-            position = Position(position.epoch + 1, 0, plan_generator.get_state())
-
-    yield from log_all()
-    elapsed = time.perf_counter() - t0
-    metrics = None
+    yield from log(reader.finished(read=True), state, limits)
+    elapsed, metrics = clock.elapsed(), None
     if world.main:  # rank 0 alone evaluates and saves; the others wait for it at the end
-        final = list(evaluation(final=True))
+        final = list(evaluation(run, state, probes, final=True))
         yield from final
         metrics = final[0].metrics
-    info = run_info(metrics)
+    info = run_info(run, state, clock.elapsed(), reason, metrics.to_dict() if metrics is not None else None)
     model.eval()
-    state_now = training_state() if keep_state else None
-    path = Path(out_dir) if out_dir is not None else None
-    if path is not None and world.main:
-        path = save_checkpoint(out_dir, model, tokenizer, info, state_now, extras=loss_plot(info))
+    path = save(run, state, clock, info, keep_state)
     distributed.barrier(world)
-    yield Done(step, metrics, reason, elapsed, path, model, tokenizer, info)
+    yield Done(state.step, metrics, reason, elapsed, path, model, run.tokenizer, info)
