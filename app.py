@@ -265,7 +265,7 @@ def train_model(request: gr.Request = None, *, corpus: str = "", start_from: str
     except WorkerDied as e:  # (the pool starts a fresh process for the next run)
         log.error("training failed: %s", e)
         raise user_error(f"Training failed: {e}") from None
-    except Exception:
+    except Exception:  # a bug: TrainingFailed (its traceback is in the worker's log), or the server's own
         log.exception("a bug: training failed")
         raise user_error(BUG) from None
     finally:

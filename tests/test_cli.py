@@ -335,3 +335,19 @@ def test_ctrl_c_then_resume_equals_a_run_never_stopped(tmp_path, corpus_file):
     assert f"resuming after step {stopped_at:,}" in resumed.stderr and "finished after 400 steps" in resumed.stderr
     a, b = load_checkpoint(straight).model.state_dict(), load_checkpoint(out).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_bug_shows_its_traceback_and_exits_1_a_users_mistake_one_line(monkeypatch, capsys, cli_checkpoint):
+    """Only a UserError is the user's mistake; any other error, a ValueError included, is a bug."""
+    import babybert.analysis.predict as predict
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal inconsistency")
+
+    assert main(["fill-mask", str(cli_checkpoint[0]), "no mask here"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    monkeypatch.setattr(predict, "fill_mask", broken)
+    assert main(["fill-mask", str(cli_checkpoint[0]), "the [MASK]."]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ValueError: an internal inconsistency" in err and "this is a bug" in err

@@ -221,3 +221,22 @@ def test_the_plot_marks_an_evaluation_so_it_refreshes_while_no_step_moves(tmp_pa
     assert np.array_equal(picture(view.png(tmp_path))[1], paused_pixels)
     view.update(Eval(100, Metrics(mlm_accuracy=0.3, nsp_accuracy=0.6)))
     assert view.pause == "" and "-pause" not in view.png(tmp_path)  # the run moved on: the marker goes
+
+
+def test_the_app_shows_a_users_mistake_and_logs_a_bug(caplog):
+    """A UserError becomes its message on the page; any other error is logged with its traceback
+    and the page says it is a bug, not the user's fault."""
+    import gradio as gr
+
+    import app
+    from babybert.errors import UserError
+
+    with pytest.raises(gr.Error) as shown:
+        with app.user_errors():
+            raise UserError("the corpus is empty")
+    assert shown.value.message == "the corpus is empty" and not caplog.records
+    with pytest.raises(gr.Error) as shown:
+        with app.user_errors():
+            raise ValueError("an internal inconsistency")
+    assert "this is a bug" in shown.value.message and "internal inconsistency" not in shown.value.message
+    assert caplog.records[-1].exc_info[0] is ValueError  # the traceback, in the server's log

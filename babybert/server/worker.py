@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from multiprocessing.connection import Connection, Listener
 
+from babybert.errors import UserError
 from babybert.paths import ROOT
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 SEND_EVERY = 0.25  # seconds between batches of Progress events
 WORKER_NICENESS = 4  # BABYBERT_WORKER_NICE: training yields the cores to the server's requests, so a user's
 # fill-mask is not kept waiting behind another user's training (bench --only load, p95: nice 0 229 ms, 4 114 ms)
+
+
+class TrainingFailed(RuntimeError):
+    """Training raised an error that is not the user's (a bug); its traceback is in the worker's log."""
 
 
 class WorkerDied(RuntimeError):
@@ -103,7 +108,7 @@ class Worker:
                     error_type, message, retired = payload
                     if retired:  # the process ran out of memory and is quitting: the pool replaces it
                         self.close()
-                    raise (ValueError if error_type == "ValueError" else RuntimeError)(message)
+                    raise (UserError if error_type == "UserError" else TrainingFailed)(message)
                 elif kind == "end":
                     ended = True
                     return
@@ -269,16 +274,16 @@ def _run(conn: Connection, job: dict) -> bool:
             conn.send(("events", batch))
         conn.send(("end", None))
     except OutOfMemory as e:
-        conn.send(("error", ("ValueError", str(e), True)))
+        conn.send(("error", ("UserError", str(e), True)))
         return True
-    except ValueError as e:  # a user mistake the library explains
-        conn.send(("error", ("ValueError", str(e), False)))
+    except UserError as e:  # a user mistake the library explains
+        conn.send(("error", ("UserError", str(e), False)))
     except Exception as e:
         if out_of_memory(e):  # outside a training step (the model, the optimizer, an evaluation)
-            conn.send(("error", ("ValueError", f"training ran out of memory; {MEMORY_ADVICE}", True)))
+            conn.send(("error", ("UserError", f"training ran out of memory; {MEMORY_ADVICE}", True)))
             return True
-        log.exception("training failed")
-        conn.send(("error", ("RuntimeError", f"{type(e).__name__}: {e}", False)))
+        log.exception("a bug: training failed")  # the traceback, in the server's log
+        conn.send(("error", ("bug", f"{type(e).__name__}: {e}", False)))
     return False
 
 
@@ -298,7 +303,7 @@ def niceness(env=os.environ) -> int:
     except ValueError:
         value = -1
     if not 0 <= value <= 19:
-        raise ValueError(f"environment variable BABYBERT_WORKER_NICE must be a whole number from 0 to 19, got {raw!r}")
+        raise UserError(f"environment variable BABYBERT_WORKER_NICE must be a whole number from 0 to 19, got {raw!r}")
     return value
 
 

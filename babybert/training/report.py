@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from babybert.errors import UserError
 from babybert.training.events import Eval, Progress
 
 REPORTERS = ("tensorboard", "trackio")  # each is also the name of the package it needs
@@ -41,15 +42,15 @@ def open_reporter(kind: str, *, name: str, settings: dict,
     TensorBoard writes event files to `logging_dir` (default: PyTorch's, runs/DATE_HOST); Trackio
     to its local database ($TRACKIO_DIR, default ~/.cache/huggingface/trackio), project "babybert"."""
     if kind not in REPORTERS:
-        raise ValueError(f"--report-to {kind!r}: choose one of {', '.join(REPORTERS)}")
+        raise UserError(f"--report-to {kind!r}: choose one of {', '.join(REPORTERS)}")
     try:
         if kind == "tensorboard":
             from torch.utils.tensorboard import SummaryWriter
         else:
             import trackio
     except ImportError:
-        raise ValueError(f"--report-to {kind} needs the {kind} package: "
-                         f"pip install \"babybert[{kind}]\"") from None
+        raise UserError(f"--report-to {kind} needs the {kind} package: "
+                        f"pip install \"babybert[{kind}]\"") from None
 
     if kind == "tensorboard":
         writer = SummaryWriter(log_dir=str(logging_dir) if logging_dir else None, comment=f"_{name}")
