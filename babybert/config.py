@@ -306,6 +306,9 @@ class TrainConfig:
                         control=Control("Peak learning rate", kind="number", section=_TRAINING))
     warmup: float = setting(0.05, "fraction of training spent warming the learning rate up (then linear decay)",
                             "warmup", TRAINING, low=0, high=1, high_open=True)
+    adam_beta2: float = setting(0.98, "AdamW's second-moment decay (BERT: 0.999; 0.98 steadies the high learning "
+                                      "rate of short runs)", "beta2", TRAINING, low=0, high=1, low_open=True,
+                                high_open=True)
     weight_decay: float = setting(0.01, "AdamW weight decay (not on biases and LayerNorm gains)", "weight decay",
                                   TRAINING, low=0)
     grad_clip: float = setting(1.0, "clip the gradient norm to this", "grad clip", TRAINING, low=0, low_open=True)

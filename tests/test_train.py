@@ -6,7 +6,7 @@ import threading
 import pytest
 import torch
 
-from babybert import Done, Eval, ModelConfig, Progress, Sample, Start, TrainConfig, load_checkpoint
+from babybert import BabyBert, Done, Eval, ModelConfig, Progress, Sample, Start, TrainConfig, load_checkpoint
 from babybert import train
 from babybert.training.loop import get_lr
 
@@ -226,3 +226,18 @@ def test_losses_read_back_every_few_steps_give_the_same_run(documents, monkeypat
     inject_at_step(monkeypatch, 7, lambda loss, mlm, nsp: (loss * float("nan"), mlm * float("nan"), nsp))
     with pytest.raises(ValueError, match="the loss became nan at step 7 "):
         list(train(documents, TINY_MODEL, config))
+
+
+def test_adam_beta2_is_the_optimizers_and_changes_the_run(documents):
+    """AdamW's second-moment decay (a setting since the settings were declared once: docs/settings.md)."""
+    from babybert.training.loop import make_optimizer
+
+    model = BabyBert(TINY_MODEL)
+    assert make_optimizer(model, TrainConfig(adam_beta2=0.999), torch.device("cpu")).defaults["betas"] == (0.9, 0.999)
+
+    def losses(beta2):
+        events = train(documents, TINY_MODEL, tiny_train_config(max_steps=8, adam_beta2=beta2))
+        return [e.loss for e in events if isinstance(e, Progress)]
+
+    default, bert = losses(TrainConfig().adam_beta2), losses(0.999)
+    assert default[0] == bert[0] and default[1:] != bert[1:]  # the same first step; the updates differ

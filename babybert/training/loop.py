@@ -52,10 +52,11 @@ def make_optimizer(model: BabyBert, config: TrainConfig, device: torch.device) -
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    options = dict(lr=config.lr, betas=(0.9, config.adam_beta2), eps=1e-6)
     try:
-        return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6, fused=True)
+        return torch.optim.AdamW(groups, **options, fused=True)
     except (RuntimeError, TypeError):  # no fused kernel for this device
-        return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
+        return torch.optim.AdamW(groups, **options)
 
 
 def pretraining_loss(model: BabyBert, batch, tasks) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
