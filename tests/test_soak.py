@@ -1,6 +1,7 @@
 """Hours of uptime, compressed: one `python app.py` serves 20 train/stop cycles from 20 sessions and
 1,000 fill-mask calls. Afterwards the server's memory is back within 10% of where it started, and
-no session file or extra process is left. Bounded in count and time (about two minutes), so CI runs it.
+no session file or extra process is left (nor, once the tests end, their temporary folders).
+Bounded in count and time (about two minutes), so CI runs it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import resource
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -159,3 +161,17 @@ def test_sigterm_during_a_training_ends_the_server_and_its_worker_at_once(server
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "the training worker outlived the server"
     saved = [p.parent for p in runs.rglob("config.json")]
     assert all((p / "model.safetensors").is_file() for p in saved)  # no half-written checkpoint
+
+
+def test_the_test_suites_temporary_folders_go_when_its_process_ends():
+    """tests/conftest.py gives each process that imports it (a test run, a torchrun rank) its own
+    Hugging Face home and token-store cache in the system's temp folder: gone when that process ends."""
+    code = ("import os, pathlib, tests.conftest\n"
+            "for name in ('HF_HOME', 'BABYBERT_CACHE'):\n"
+            "    folder = pathlib.Path(os.environ[name]); (folder / 'used').write_text('x'); print(folder)\n")
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    folders = [Path(line) for line in result.stdout.split()]
+    assert [p.name.rsplit("-", 1)[0] for p in folders] == ["babybert-tests-hf", "babybert-tests-cache"]
+    assert not [p for p in folders if p.exists()], "left in the temp folder"
