@@ -122,6 +122,7 @@ def running_app(**env: str):
     try:
         yield app, f"http://127.0.0.1:{port}/"
     finally:
+        app.WORKERS.close()  # its training processes (and the threads that read their stderr) end with it
         app.demo.close()
         mp.undo()
 

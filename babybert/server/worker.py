@@ -47,7 +47,9 @@ class WorkerDied(RuntimeError):
 
 
 class Worker:
-    """One warm training process, running one training at a time."""
+    """One warm training process, running one training at a time. What the process writes on its
+    stderr (warnings, a failed run's traceback) is written on this process's `sys.stderr`, line by
+    line, as it comes: where the server's log goes, and where a test capturing stderr sees it."""
 
     def __init__(self):
         authkey = secrets.token_bytes(32)
@@ -55,7 +57,10 @@ class Worker:
             package_root = str(ROOT)
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
             self.process = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, str(listener.address)],
-                                            stdin=subprocess.PIPE, env=env)
+                                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            self._stderr = threading.Thread(target=_forward, args=(self.process.stderr,), daemon=True,
+                                            name=f"babybert-worker-{self.process.pid}-stderr")
+            self._stderr.start()
             self.process.stdin.write(authkey.hex().encode() + b"\n")  # a secret never put on a command line
             self.process.stdin.close()
             self.conn: Connection = listener.accept()  # within ~0.1 s: the child connects before importing torch
@@ -157,6 +162,7 @@ class Worker:
             self.process.kill()
             self.process.wait()
         self.conn.close()
+        self._stderr.join(timeout=5)  # the process's last lines, up to the end of its stderr
 
 
 class WorkerPool:
@@ -206,6 +212,19 @@ class WorkerPool:
             workers, self._all, self._closed = self._all, [], True
         for worker in workers:
             worker.close(wait=0 if worker.busy() else 5.0)
+
+
+def _forward(stream) -> None:
+    """A worker's stderr, line by line, to `sys.stderr` (looked up at each line: a test may have
+    replaced it), until the process ends. Read to the end whatever happens, so that the process
+    never blocks on a full pipe."""
+    with stream:
+        for line in iter(stream.readline, b""):
+            try:
+                sys.stderr.write(line.decode(errors="replace"))
+                sys.stderr.flush()
+            except (OSError, ValueError):  # no stderr any more (closed): the line is lost, not the worker
+                pass
 
 
 # ----------------------------------------------------------------------------- the worker process
