@@ -1,6 +1,7 @@
 """Hours of uptime, compressed: one `python app.py` serves 20 train/stop cycles from 20 sessions and
 1,000 fill-mask calls. Afterwards the server's memory is back within 10% of where it started, and
-no session file or extra process is left (nor, once the tests end, their temporary folders).
+no session file or extra process is left (nor, once the tests end, their temporary folders); SIGTERM
+in the middle of a training ends the server and its worker at once, with exit status 0 and no crash.
 Bounded in count and time (about two minutes), so CI runs it.
 """
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from .conftest import animal_corpus, start_app_process
+from .conftest import animal_corpus, running_app, start_app_process
 
 TTL = 4  # seconds before an idle session (and its files) is forgotten: BABYBERT_SESSION_TTL
 TRAIN = dict(corpus=animal_corpus(12), tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_layers=2, num_heads=2,
@@ -60,14 +61,15 @@ def train_and_stop(url: str) -> str:
 def server(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    process, url = start_app_process(log, BABYBERT_RUNS_DIR=str(runs), BABYBERT_SESSION_TTL=str(TTL))
-    yield process, url, runs
-    process.send_signal(signal.SIGTERM)
+    process, url = start_app_process(log, BABYBERT_RUNS_DIR=str(runs), BABYBERT_SESSION_TTL=str(TTL),
+                                     PYTHONFAULTHANDLER="1")  # a crash prints where it happened
+    yield process, url, runs, log
+    process.send_signal(signal.SIGTERM)  # (ended already if the last test ran)
     process.wait(timeout=30)
 
 
 def test_twenty_trainings_and_a_thousand_predictions_leave_nothing_behind(server):
-    process, url, runs = server
+    process, url, runs, _ = server
     with httpx.Client(timeout=30) as http:
         # warm up: a training and some predictions load what stays for the server's lifetime
         assert "stopped" in train_and_stop(url)
@@ -97,7 +99,7 @@ def test_twenty_trainings_and_a_thousand_predictions_leave_nothing_behind(server
 def test_a_killed_worker_is_reported_and_the_app_goes_on(server):
     """The training process dies mid-run (out of memory, killed): the user is told, the session's
     previous model is kept, and the next training works."""
-    process, url, _ = server
+    process, url, _, _ = server
     client = Client(url, verbose=False)
     assert "finished after" in client.predict(**dict(TRAIN, time_budget=2), api_name="/train")[0]
     question = ("every morning the cow says [MASK].", 3, "trained", False, "default")
@@ -119,7 +121,7 @@ def test_a_training_that_runs_out_of_memory_is_reported_and_the_app_goes_on(serv
     moments, besides the activations): the user is told why and what to change, the
     session's previous model is kept, and the app trains again once memory is back, in a fresh worker
     (the old one, whose oneDNN fails every later kernel once it failed for want of memory, has quit)."""
-    process, url, _ = server
+    process, url, _, _ = server
     client = Client(url, verbose=False)
     assert "finished after" in client.predict(**dict(TRAIN, time_budget=2), api_name="/train")[0]
     question = ("every morning the cow says [MASK].", 3, "trained", False, "default")
@@ -146,8 +148,11 @@ def test_a_training_that_runs_out_of_memory_is_reported_and_the_app_goes_on(serv
 
 
 def test_sigterm_during_a_training_ends_the_server_and_its_worker_at_once(server):
-    """Last, as it ends the server: a Space being restarted stops the app in the middle of a run."""
-    process, url, runs = server
+    """Last, as it ends the server: a Space being restarted stops the app in the middle of a run.
+    It exits with status 0: not killed by a segmentation fault (-11; 139 in a shell), which it was in
+    5 of 8 tries when the interpreter was torn down while Gradio's server thread still ran its event
+    loop (see app.shut_down)."""
+    process, url, runs, log = server
     client = Client(url, verbose=False)
     job = client.submit(**TRAIN, api_name="/train")
     while not job.outputs():
@@ -155,12 +160,34 @@ def test_sigterm_during_a_training_ends_the_server_and_its_worker_at_once(server
     workers = children(process.pid)
     began = time.monotonic()
     process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    status = process.wait(timeout=30)
+    log.seek(0)
+    output = log.read()
+    assert status == 0, f"python app.py ended with status {status} on SIGTERM:\n{output[-3000:]}"
+    assert "Fatal Python error" not in output and "Segmentation fault" not in output, output[-3000:]
     assert time.monotonic() - began < 10, "the server took long to stop"
     time.sleep(0.5)
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "the training worker outlived the server"
     saved = [p.parent for p in runs.rglob("config.json")]
     assert all((p / "model.safetensors").is_file() for p in saved)  # no half-written checkpoint
+
+
+def test_shutting_down_mid_training_leaves_no_thread_serving(tmp_path):
+    """The cause of that crash, checked where it does not depend on luck: after `app.shut_down()`
+    in the middle of a training, no thread still runs the web server's event loop (one did, past
+    Gradio's 5 s wait, into the interpreter's teardown), the worker is gone, and the user was told."""
+    with running_app(BABYBERT_RUNS_DIR=str(tmp_path)) as (app, url):
+        client = Client(url, verbose=False)
+        job = client.submit(**TRAIN, api_name="/train")
+        while not job.outputs():
+            time.sleep(0.05)
+        (worker,) = app.WORKERS._all
+        app.shut_down()
+        assert not app.demo.server.thread.is_alive(), "the web server's thread outlived the shutdown"
+        assert not worker.alive()
+        with pytest.raises(Exception, match="Training failed: the training process ended"):
+            job.result()
+        client.close()
 
 
 def test_the_test_suites_temporary_folders_go_when_its_process_ends():
