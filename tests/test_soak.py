@@ -1,8 +1,8 @@
 """Hours of uptime, compressed: one `python app.py` serves 20 train/stop cycles from 20 sessions and
-1,000 fill-mask calls. Afterwards the server's memory is back within 10% of where it started, and
-no session file or extra process is left (nor, once the tests end, their temporary folders); SIGTERM
-in the middle of a training ends the server and its worker at once, with exit status 0 and no crash.
-Bounded in count and time (about two minutes), so CI runs it.
+1,000 fill-mask calls. Afterwards the memory of the server and of its warm training worker is back
+within 10% of where it started, and no session file or extra process is left (nor, once the tests
+end, their temporary folders); SIGTERM in the middle of a training ends both processes at once,
+with exit status 0 and no crash. Bounded in count and time (about two minutes), so CI runs it.
 """
 
 from __future__ import annotations
@@ -76,9 +76,10 @@ def test_twenty_trainings_and_a_thousand_predictions_leave_nothing_behind(server
         for _ in range(50):
             fill_mask(http, url, "warm-up")
         workers = children(process.pid)
+        (worker,) = workers  # the warm training process, which serves every training below
         time.sleep(TTL + 1)
         fill_mask(http, url, "baseline")  # a request, so that idle sessions are swept
-        before = status_kb(process.pid)
+        before, worker_before = status_kb(process.pid), status_kb(int(worker))
 
         for cycle in range(20):
             status = train_and_stop(url)
@@ -88,8 +89,11 @@ def test_twenty_trainings_and_a_thousand_predictions_leave_nothing_behind(server
 
         time.sleep(TTL + 1)
         fill_mask(http, url, "last")  # sweeps every session idle for longer than the TTL
-        after = status_kb(process.pid)
+        after, worker_after = status_kb(process.pid), status_kb(int(worker))
+    print(f"RSS: server {before:,} -> {after:,} KB; training worker {worker_before:,} -> {worker_after:,} KB")
     assert after <= 1.10 * before, f"server RSS grew from {before:,} KB to {after:,} KB"
+    assert worker_after <= 1.10 * worker_before, \
+        f"the training worker's RSS grew from {worker_before:,} KB to {worker_after:,} KB"
     left = sorted(p.name for p in runs.iterdir())
     assert len(left) <= 1, f"session directories left behind: {left}"  # only the last request's own session
     assert not any(runs.rglob("*.safetensors")), "checkpoints of forgotten sessions are still on disk"
