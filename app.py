@@ -921,7 +921,39 @@ def stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+def shut_down(wait: float = 5.0) -> None:
+    """End the trainings, then the web server, and return only once no thread runs its event loop.
+
+    Why the order: Gradio's `close()` waits 5 s at most for the thread running uvicorn's event loop,
+    and uvicorn waits for every open response first, such as a `/train` stream while its training
+    goes on. A thread left running that loop when the interpreter is torn down crashed the app
+    (SIGSEGV, exit 139, right after "Closing server"): its next 0.1 s timer called
+    `PyGILState_Ensure()`, which found no interpreter any more. So: trainings first (their streams
+    end with their message), then the server, forced to stop if a response still holds it, and its
+    thread joined."""
+    WORKERS.close()  # trainings end at once, and none starts
+    pending = getattr(getattr(demo, "_queue", None), "pending_event_ids_session", {})  # Gradio's, by session
+    deadline = time.monotonic() + wait
+    while any(list(pending.values())) and time.monotonic() < deadline:  # their last messages go out
+        time.sleep(0.05)
+    demo.close()
+    server = getattr(demo, "server", None)
+    thread = getattr(server, "thread", None)
+    if thread is not None and thread.is_alive():
+        server.force_exit = True  # stop waiting for the responses still open
+        thread.join(timeout=wait)
+    TORCH.shutdown(wait=True, cancel_futures=True)
+    if thread is not None and thread.is_alive():  # never seen; tearing the interpreter down now could crash
+        import sys
+        log.error("the web server did not stop; exiting without the interpreter's clean-up")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
 def main() -> None:
+    """Serve until SIGTERM or Ctrl-C, then shut down cleanly: exit status 0 either way."""
     parser = argparse.ArgumentParser(description="Start the BabyBERT app.")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
@@ -938,8 +970,11 @@ def main() -> None:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        demo.close()
-        WORKERS.close()
+        pass
+    finally:
+        for stop in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut the clean-up short
+            signal.signal(stop, signal.SIG_IGN)
+        shut_down()
 
 
 if __name__ == "__main__":

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
+import shutil
 import socket
 import tempfile
 from contextlib import contextmanager
 
 import pytest
 
+
+def temporary_folder(prefix: str) -> str:
+    """A new folder in the system's temp folder, removed when this process ends: a test run, or a
+    script that imports this module (tests/ddp_script.py's ranks). Processes started from here with
+    this environment (`python app.py` and its worker) use it too, and end first."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(remove_folder, path, os.getpid())
+    return path
+
+
+def remove_folder(path: str, owner: int) -> None:
+    if os.getpid() == owner:  # not in a forked child that exits normally: the folder is its parent's
+        shutil.rmtree(path, ignore_errors=True)
+
+
 # huggingface_hub reads its settings when imported: keep the tests away from this machine's login,
 # cache and telemetry before anything imports it, and let Hub calls give up quickly
-os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="babybert-tests-hf-")
+os.environ["HF_HOME"] = temporary_folder("babybert-tests-hf-")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["BABYBERT_HUB_TIMEOUT"] = "3"
-os.environ["BABYBERT_CACHE"] = tempfile.mkdtemp(prefix="babybert-tests-cache-")  # token stores (store.py)
+os.environ["BABYBERT_CACHE"] = temporary_folder("babybert-tests-cache-")  # token stores (store.py)
 for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
     os.environ.pop(_var, None)
 
@@ -105,6 +122,7 @@ def running_app(**env: str):
     try:
         yield app, f"http://127.0.0.1:{port}/"
     finally:
+        app.WORKERS.close()  # its training processes (and the threads that read their stderr) end with it
         app.demo.close()
         mp.undo()
 

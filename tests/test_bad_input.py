@@ -1,7 +1,8 @@
 """The catalogue of bad input: each case is sent to the running app through its HTTP API as raw
 JSON, as a script or a hostile client would (bypassing the sliders; NaN and infinity included), and
 must get a clear, specific message.
-After every case the server still answers and this session's trained model is unchanged.
+After every case the server still answers, this session's trained model is unchanged, and no
+traceback was printed, by the server or by its training process (whose stderr is the server's).
 
 The same corpora go through the CLI too: one line on stderr, exit status 2.
 """
@@ -19,8 +20,9 @@ from gradio_client.utils import Status
 
 from babybert.cli import main
 from babybert.bench.app import call_api
+from babybert.server.worker import Worker
 
-from .conftest import WRITE, animal_corpus, running_app
+from .conftest import TINY_MODEL, WRITE, animal_corpus, running_app, tiny_train_config
 
 MAX_CHARS = 150_000  # the server's corpus limit in these tests (BABYBERT_MAX_CORPUS_CHARS)
 GOOD = animal_corpus(12)
@@ -191,6 +193,29 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(app_url, session, ba
         send(app_url, client, api_name, args)
     assert answer(client) == before  # the server answers, and this session's model is the same
     assert "Traceback" not in capfd.readouterr().err  # a user's mistake is not logged as the server's
+
+
+@pytest.fixture(scope="module")
+def early_worker():
+    """A training process started before any test captures stderr, as the app's is (by `session`)."""
+    worker = Worker()
+    yield worker
+    worker.close()
+
+
+def test_a_traceback_in_the_training_process_is_seen_by_the_check_above(early_worker, documents, tmp_path, capfd):
+    """What the "Traceback" check above relies on: an internal error in the training process prints
+    its traceback where the server's stderr goes, and capfd sees it (a child process's own fd 2 would
+    have been the file that was stderr when it started, unseen by the test)."""
+    with pytest.raises(RuntimeError, match="TypeError"):  # an internal error, not a user's: logged with its traceback
+        for _ in early_worker.train(documents, TINY_MODEL, tiny_train_config(max_steps=1), out_dir=tmp_path,
+                                    tokenizer="not a tokenizer"):
+            pass
+    err, deadline = "", time.monotonic() + 30  # the lines were written before the error was sent: they come
+    while "TypeError: " not in err and time.monotonic() < deadline:
+        time.sleep(0.05)
+        err += capfd.readouterr().err
+    assert "Traceback (most recent call last)" in err and "TypeError: " in err, err
 
 
 def test_the_catalogue_is_long_enough():

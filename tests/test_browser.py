@@ -4,7 +4,8 @@ screenshot of every tab under test-artifacts/ (BABYBERT_TEST_ARTIFACTS).
 
 Needs Debian's chromium (`apt-get install chromium`; .ci/run installs it when missing) and the
 `playwright` package (requirements-dev.txt). Where no browser can be had, these tests are skipped and
-the test summary says so in capitals (conftest.py).
+the test summary says so in capitals (conftest.py); with BABYBERT_REQUIRE_BROWSER=1 (.ci/run sets it)
+they fail instead, so that CI cannot pass without them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ except ImportError:  # pragma: no cover - reported by the skip below
 
 MISSING = ("the playwright package is not installed" if sync_playwright is None else
            f"no Chromium at {CHROMIUM}" if not Path(CHROMIUM).exists() else None)
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING is not None, reason=f"NO BROWSER: {MISSING}")]
+REQUIRED = os.environ.get("BABYBERT_REQUIRE_BROWSER") == "1"
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(MISSING is not None and not REQUIRED, reason=f"NO BROWSER: {MISSING}")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_required():
+    """Where a browser is required (CI) but missing, every test here fails, before any starts an app."""
+    if MISSING is not None:  # (reached only with BABYBERT_REQUIRE_BROWSER=1: skipped otherwise)
+        pytest.fail(f"NO BROWSER: {MISSING}, and BABYBERT_REQUIRE_BROWSER=1 (.ci/run) requires the browser tests")
 
 
 def long_sentence(i: int) -> str:

@@ -51,8 +51,13 @@ class WorkerDied(RuntimeError):
     pass
 
 
+SHUTTING_DOWN = "the server is shutting down"
+
+
 class Worker:
-    """One warm training process, running one training at a time."""
+    """One warm training process, running one training at a time. What the process writes on its
+    stderr (warnings, a failed run's traceback) is written on this process's `sys.stderr`, line by
+    line, as it comes: where the server's log goes, and where a test capturing stderr sees it."""
 
     def __init__(self):
         authkey = secrets.token_bytes(32)
@@ -60,11 +65,15 @@ class Worker:
             package_root = str(ROOT)
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
             self.process = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, str(listener.address)],
-                                            stdin=subprocess.PIPE, env=env)
+                                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            self._stderr = threading.Thread(target=_forward, args=(self.process.stderr,), daemon=True,
+                                            name=f"babybert-worker-{self.process.pid}-stderr")
+            self._stderr.start()
             self.process.stdin.write(authkey.hex().encode() + b"\n")  # a secret never put on a command line
             self.process.stdin.close()
             self.conn: Connection = listener.accept()  # within ~0.1 s: the child connects before importing torch
         self._busy = threading.Lock()
+        self._trainer: threading.Thread | None = None  # the thread in train(), reading the connection
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -81,6 +90,7 @@ class Worker:
         early stops the training and frees the worker."""
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("this worker is already training")
+        self._trainer = threading.current_thread()
         stop = stop or threading.Event()
         ended, stop_sent = False, False
         try:
@@ -115,11 +125,17 @@ class Worker:
         finally:
             if not ended and self.alive():  # abandoned mid-run: stop it and wait for the worker to be free
                 self._finish_abandoned(stop_sent)
+            if not self.alive():  # ended, maybe by close() from another thread, which left the connection to us
+                self.conn.close()
+            self._trainer = None
             self._busy.release()
 
     def _wait(self, timeout: float) -> bool:
-        if self.conn.poll(timeout):
-            return True
+        try:
+            if self.conn.poll(timeout):
+                return True
+        except (EOFError, OSError):
+            raise WorkerDied("the training process ended unexpectedly") from None
         if not self.alive():
             raise WorkerDied(f"the training process ended unexpectedly (exit code {self.process.returncode}); "
                              "if the model was large, it may have run out of memory")
@@ -151,7 +167,9 @@ class Worker:
         self.close()
 
     def close(self, wait: float = 5.0) -> None:
-        """Ask the process to quit, and end it if it has not within `wait` seconds (0: at once)."""
+        """Ask the process to quit, and end it if it has not within `wait` seconds (0: at once).
+        The connection is closed here, unless another thread is in train(): that one reads the end
+        of it (WorkerDied) and closes it, as a read under which it is closed can fail in any way."""
         try:
             self.conn.send(("quit", None))
         except (OSError, ValueError):
@@ -161,7 +179,9 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.conn.close()
+        if self._trainer in (None, threading.current_thread()):
+            self.conn.close()
+        self._stderr.join(timeout=5)  # the process's last lines, up to the end of its stderr
 
 
 class WorkerPool:
@@ -177,30 +197,42 @@ class WorkerPool:
 
     def start(self) -> None:
         with self._lock:
-            if not self._started:
+            if not self._started and not self._closed:
                 self._started = True
                 for _ in range(self.size):
                     self._idle.put(self._new())
 
     def _new(self) -> Worker:
+        if self._closed:
+            raise WorkerDied(SHUTTING_DOWN)
         worker = Worker()
         with self._lock:
-            self._all = [w for w in self._all if w.alive()] + [worker]
+            closed = self._closed
+            if not closed:
+                self._all = [w for w in self._all if w.alive()] + [worker]
+        if closed:  # close() ran while it started: close() did not see it, so it is ended here
+            worker.close(wait=0)
+            raise WorkerDied(SHUTTING_DOWN)
         return worker
 
     @contextmanager
     def worker(self) -> Iterator[Worker]:
-        """A free worker, waiting for one if all are training."""
+        """A free worker, waiting for one if all are training; once the pool is closed, WorkerDied."""
+        if self._closed:
+            raise WorkerDied(SHUTTING_DOWN)
         self.start()
         worker = self._idle.get()
+        if self._closed:
+            self._idle.put(worker)  # for the next one waiting, who is told the same
+            raise WorkerDied(SHUTTING_DOWN)
         if not worker.alive():
             worker = self._new()
         try:
             yield worker
         finally:
-            if worker.alive():
+            if worker.alive() or self._closed:  # (closed: it wakes whoever waits for a worker)
                 self._idle.put(worker)
-            elif not self._closed:  # a dead one is replaced, except when the server is closing
+            else:  # a dead one is replaced
                 self._idle.put(self._new())
 
     def close(self) -> None:
@@ -211,6 +243,19 @@ class WorkerPool:
             workers, self._all, self._closed = self._all, [], True
         for worker in workers:
             worker.close(wait=0 if worker.busy() else 5.0)
+
+
+def _forward(stream) -> None:
+    """A worker's stderr, line by line, to `sys.stderr` (looked up at each line: a test may have
+    replaced it), until the process ends. Read to the end whatever happens, so that the process
+    never blocks on a full pipe."""
+    with stream:
+        for line in iter(stream.readline, b""):
+            try:
+                sys.stderr.write(line.decode(errors="replace"))
+                sys.stderr.flush()
+            except (OSError, ValueError):  # no stderr any more (closed): the line is lost, not the worker
+                pass
 
 
 # ----------------------------------------------------------------------------- the worker process
