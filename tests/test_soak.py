@@ -23,8 +23,8 @@ from gradio_client import Client
 from .conftest import animal_corpus, running_app, start_app_process
 
 TTL = 4  # seconds before an idle session (and its files) is forgotten: BABYBERT_SESSION_TTL
-TRAIN = dict(corpus=animal_corpus(12), tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_layers=2, num_heads=2,
-             intermediate_size=64, max_seq_len=32, batch_size=16, epochs=500, lr=3e-3, mask_prob=0.15, time_budget=30,
+TRAIN = dict(corpus=animal_corpus(12), tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+             intermediate_size=64, max_position_embeddings=32, batch_size=16, epochs=500, lr=3e-3, mask_prob=0.15, time_budget=30,
              seed=0, start_from="scratch", probes="")
 
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
@@ -135,7 +135,7 @@ def test_a_training_that_runs_out_of_memory_is_reported_and_the_app_goes_on(serv
     soft, hard = resource.prlimit(pid, resource.RLIMIT_AS)
     held = status_kb(pid, "VmSize") * 1024
     resource.prlimit(pid, resource.RLIMIT_AS, (held + 100_000_000, hard))
-    large = dict(TRAIN, hidden_size=512, num_heads=8, num_layers=4, intermediate_size=2048, max_seq_len=128,
+    large = dict(TRAIN, hidden_size=512, num_attention_heads=8, num_hidden_layers=4, intermediate_size=2048, max_position_embeddings=128,
                  batch_size=1024, time_budget=20)
     try:
         with pytest.raises(Exception, match="training ran out of memory.*try a smaller batch size, max length or model"):
