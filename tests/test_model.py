@@ -13,9 +13,9 @@ from .conftest import TINY_MODEL
 
 @pytest.mark.parametrize("change, message", [
     (dict(hidden_size=30, num_attention_heads=4), "divisible"),
-    (dict(hidden_size=0), "hidden_size must be a positive"),
-    (dict(num_hidden_layers=-1), "num_hidden_layers must be a positive"),
-    (dict(intermediate_size=2.5), "intermediate_size must be a positive"),
+    (dict(hidden_size=0), "hidden_size must be at least 1"),
+    (dict(num_hidden_layers=-1), "num_hidden_layers must be at least 1"),
+    (dict(intermediate_size=2.5), "intermediate_size must be a whole number"),
     (dict(max_position_embeddings=4), "at least 8"),
 ])
 def test_invalid_configs_are_rejected(change, message):
