@@ -76,7 +76,7 @@ SCROLL_TO_STATUS = """(...inputs) => {
     return inputs;
 }"""
 REFRESH_EVERY = 0.5  # seconds between live plot refreshes at most (with 0.1 s ticks and delivery: under 1 s)
-WORKERS = WorkerPool(LIMITS.concurrent_trainings)  # training runs in warm worker processes (see babybert/worker.py)
+WORKERS = WorkerPool(LIMITS.concurrent_trainings)  # training runs in warm worker processes (see babybert/server/worker.py)
 TORCH = ThreadPoolExecutor(1, thread_name_prefix="babybert-torch")  # predictions one at a time: OpenMP thread
                                                                      # teams of parallel calls fight over the cores
 

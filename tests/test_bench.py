@@ -77,3 +77,27 @@ def test_scaling_bench_alternates_rounds_and_reports_efficiency(monkeypatch):
     assert (two["speedup"], two["efficiency"]) == (1.5, 0.75)
     assert "2 processes" in bench_scaling.print_scaling_report(report) and "efficiency 75%" in \
         bench_scaling.print_scaling_report(report)
+
+
+def test_an_app_round_reads_the_run_the_user_downloads(tmp_path, corpus_text):
+    """`bench --only app` times /train as a browser sees it and reads the run's speed from the
+    checkpoint zip the app serves (not from the server's folders, whose names bench cannot know)."""
+    import zipfile
+
+    import httpx
+
+    from babybert.bench.app import _app_round, _speed, app_settings
+
+    from .conftest import running_app
+
+    settings, _ = app_settings(2)
+    settings.update(hidden_size=32, num_attention_heads=2, intermediate_size=64, max_position_embeddings=32,
+                    vocab_size=200)
+    with running_app(BABYBERT_RUNS_DIR=str(tmp_path / "runs")) as (_, url):
+        info = httpx.get(url + "gradio_api/info", timeout=30).json()
+        inputs = [p["parameter_name"] for p in info["named_endpoints"]["/train"]["parameters"]]
+        round_ = _app_round(url, inputs, settings, corpus_text)
+        with zipfile.ZipFile(round_["checkpoint"]) as archive:  # (Gradio's copy: gone once the app closes)
+            run = json.loads(archive.read("babybert-session/babybert.json"))
+    assert round_["updates"] >= 1 and round_["first_plot_s"] is not None
+    assert run["train_config"]["time_budget"] == 2 and _speed(run) > 0

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
 import time
 from pathlib import Path
 
@@ -44,8 +45,8 @@ def app_settings(budget: float) -> tuple[dict, tuple[ModelConfig, TrainConfig]]:
     return controls, (model_config, build(TrainConfig, values))
 
 
-def _speed(info_path: Path) -> float:
-    info = json.loads(info_path.read_text())
+def _speed(info: dict) -> float:
+    """Training tokens per second of a run, from its babybert.json."""
     return info["tokens"] / info["train_seconds"]
 
 
@@ -99,8 +100,11 @@ def _app_round(url: str, inputs: list[str], settings: dict, corpus: str, stop_af
                 overlay=False)
     session = secrets.token_hex(8)
     t0 = time.perf_counter()
-    times, stop_asked, shown, finished = [], None, None, None
-    for status, plot, *_ in call_api(url, "/train", [args[name] for name in inputs], session):
+    times, stop_asked, shown, finished, checkpoint = [], None, None, None, None
+    for status, plot, _, _, _, download, *_ in call_api(url, "/train", [args[name] for name in inputs], session):
+        value = download.get("value") if isinstance(download, dict) else None  # the checkpoint's zip, as served
+        if isinstance(value, dict) and value.get("path"):
+            checkpoint = Path(value["path"])
         if finished is None and isinstance(status, str) and status.startswith("finished"):  # the final metrics
             finished = time.perf_counter() - t0
         plot = plot.get("path") if isinstance(plot, dict) else None  # a file, named after what it shows
@@ -113,7 +117,7 @@ def _app_round(url: str, inputs: list[str], settings: dict, corpus: str, stop_af
     gaps = [b - a for a, b in zip(times[:-1], times[1:-1])]  # the last update waits for the final evaluation
     return {"first_plot_s": times[0] if times else None, "gaps": gaps,
             "stop_s": finished - stop_asked if stop_asked is not None and finished else None, "updates": len(times),
-            "session": session}
+            "checkpoint": checkpoint}
 
 
 def run_app_bench(budget: float = 20, rounds: int = 2, corpus: str | Path | None = None) -> dict:
@@ -130,9 +134,10 @@ def run_app_bench(budget: float = 20, rounds: int = 2, corpus: str | Path | None
                 out = tmp / f"cli-{r}"
                 subprocess.run([sys.executable, "-m", "babybert", "train", "--corpus", str(path), "--out", str(out),
                                 *to_argv(model_config, config)], check=True, capture_output=True)
-                cli.append(_speed(out / "babybert.json"))
+                cli.append(_speed(json.loads((out / "babybert.json").read_text(encoding="utf-8"))))
                 latency.append(_app_round(url, inputs, settings, text))
-                app.append(_speed(tmp / "runs" / latency[-1]["session"] / "babybert-session" / "babybert.json"))
+                with zipfile.ZipFile(latency[-1]["checkpoint"]) as archive:  # babybert.json, as the user downloads it
+                    app.append(_speed(json.loads(archive.read("babybert-session/babybert.json"))))
             stop = _app_round(url, inputs, dict(settings, time_budget=60), text, stop_after=5)
         finally:
             process.terminate()

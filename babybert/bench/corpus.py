@@ -74,7 +74,7 @@ def run_corpus_bench(source: str | Path | None = None, budget: float = 20, sizes
             corpus = make_corpus(source, mb, Path(tmp) / f"corpus-{mb}mb.txt")
             cache = Path(tmp) / f"cache-{mb}"
             log(f"corpus bench: {mb} MB ({corpus.stat().st_size / 1e6:.1f} MB), preparing and training {budget:g} s")
-            proc = subprocess.run([sys.executable, "-m", "babybert.bench_corpus", str(corpus), str(cache), str(budget),
+            proc = subprocess.run([sys.executable, "-m", "babybert.bench.corpus", str(corpus), str(cache), str(budget),
                                    repr(time.time())], capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"the {mb} MB run failed:\n{proc.stderr[-2000:]}")

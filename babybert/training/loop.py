@@ -229,12 +229,12 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
     `probes` (see predict.parse_probes) are answered at every evaluation, to watch them learned.
     With `resume` (a checkpoint saved with `save_every`), the run goes on exactly where it was
     saved: its model, optimizer, random generators and place in the data; `config` defaults to its own.
-    A corpus file is read as a stream into a token store in `cache_dir` (see store.py), reporting
+    A corpus file is read as a stream into a token store in `cache_dir` (see data/store.py), reporting
     to `progress(what, done, total)` as it goes; documents in memory are encoded in memory.
     With `tokenizer` (a published one, see hub.get_tokenizer) a new model is trained from scratch
     with it instead of a WordPiece learned from the corpus; the vocabulary size is then its own.
     `corpus_source` says where the corpus came from and how it was split into sentences (a Hub
-    dataset's, see hub_dataset.py); the checkpoint and its model card record it.
+    dataset's, see hub/dataset.py); the checkpoint and its model card record it.
     """
     resumed = load_training_state(resume) if resume is not None else None
     if resumed is not None:
