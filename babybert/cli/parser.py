@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from babybert.config import ModelConfig, Setting, TrainConfig, cli_flag, field_type, parse_tasks, settings
+from babybert.config import (ModelConfig, Setting, TrainConfig, as_number, cli_flag, field_type, parse_tasks,
+                             settings)
+from babybert.errors import UserError
 
 EXIT_USAGE = 2
 COMMANDS = ("train", "fill-mask", "nsp", "tokenize", "embeddings", "eval", "runs", "push", "pull", "deploy-space",
@@ -27,8 +29,8 @@ class Parser(argparse.ArgumentParser):
 
 def whole_number(text: str) -> int:
     try:
-        return int(text)
-    except ValueError:
+        return as_number(text, "value", whole=True)  # (config.py: the one place a value becomes a number)
+    except UserError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
@@ -41,14 +43,14 @@ def positive_int(text: str) -> int:
 
 def number(text: str) -> float:
     try:
-        return float(text)
-    except ValueError:
+        return as_number(text, "value")
+    except UserError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def positive_float(text: str) -> float:
     value = number(text)
-    if not value > 0 or value == float("inf"):
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
