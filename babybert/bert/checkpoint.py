@@ -117,7 +117,7 @@ def save_checkpoint(out_dir: str | Path, model: BabyBert, tokenizer, info: dict 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"cannot save the checkpoint: {out_dir} is a file")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "config.json").is_file():
+    if not replaceable(out_dir):
         raise UserError(f"refusing to overwrite {out_dir}: it is not empty and is not a checkpoint; choose another --out")
     info = dict(info or {})
     info["model_config"] = model.config.to_bert_config()
@@ -137,18 +137,29 @@ def save_checkpoint(out_dir: str | Path, model: BabyBert, tokenizer, info: dict 
         if training_state is not None:
             torch.save(training_state, tmp / STATE_FILE)
         _make_readable(tmp)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
+        move_into_place(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("saved checkpoint to %s", out_dir)
     return out_dir
+
+
+def replaceable(folder: Path) -> bool:
+    """Whether a checkpoint may be written over `folder`: it does not exist, is empty, or is a checkpoint."""
+    return not folder.exists() or (folder.is_dir() and (not any(folder.iterdir()) or (folder / "config.json").is_file()))
+
+
+def move_into_place(staged: Path, folder: Path) -> None:
+    """A complete checkpoint assembled in `staged` (a sibling) becomes `folder`: an old one is moved
+    aside first and deleted last, so a failure never leaves neither."""
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+        staged.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staged.rename(folder)
 
 
 def _load_pickle_weights(weights: Path) -> dict[str, torch.Tensor]:

@@ -25,7 +25,7 @@ from huggingface_hub.errors import (GatedRepoError, HFValidationError, HfHubHTTP
                                     RevisionNotFoundError)
 from huggingface_hub.utils import get_session
 from babybert.bert.card import write_model_card
-from babybert.bert.checkpoint import INFO, Checkpoint, load_checkpoint
+from babybert.bert.checkpoint import INFO, Checkpoint, load_checkpoint, move_into_place, replaceable
 from babybert.errors import UserError
 
 
@@ -192,7 +192,7 @@ def pull(repo_id: str, revision: str | None = None, endpoint: str | None = None,
         if out is None:  # into the Hugging Face cache, as transformers would
             return _load_pulled(Path(snapshot_download(**download)), repo_id)
         out = Path(out)
-        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "config.json").is_file())):
+        if not replaceable(out):
             raise HubError(f"refusing to pull into {out}: it exists and is not a checkpoint; choose another --out")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -203,9 +203,7 @@ def pull(repo_id: str, revision: str | None = None, endpoint: str | None = None,
             snapshot_download(**download, local_dir=tmp)
             shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping for local_dir
             ckpt = _load_pulled(tmp, repo_id)  # complete and loadable, or an error and nothing replaced
-            if out.exists():
-                shutil.rmtree(out)
-            tmp.rename(out)
+            move_into_place(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         ckpt.path = out

@@ -254,7 +254,8 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
     run = set_up(documents, model_config, config, world, device, origin, out_dir, resumed, resume, cache_dir, progress)
     model, corpus, limits = run.model, run.data.train, run.limits
     optimizer = make_optimizer(model, config, device)
-    yield Start(run.data.train_stats, run.data.held_out_stats, model.num_parameters(), len(run.tokenizer),
+    num_parameters = model.num_parameters()  # (counted once: the out-of-memory message names it)
+    yield Start(run.data.train_stats, run.data.held_out_stats, num_parameters, len(run.tokenizer),
                 limits.total_steps, str(device), model, run.tokenizer, resumed["step"] if resumed is not None else 0,
                 run.data.token_store and str(run.data.token_store))
 
@@ -274,7 +275,7 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
             group["lr"] = lr
         batch = make_batch(corpus, plan, rows, config.tasks, run.ids, run.max_len, config.mask_prob, generators.mask)
         batch_tokens, batch = batch.num_tokens, batch.to(device)  # counted on the host: no sync
-        with step_memory(state.step + 1, model.num_parameters(), config.batch_size, run.max_len):
+        with step_memory(state.step + 1, num_parameters, config.batch_size, run.max_len):
             with autocast:
                 loss, mlm_loss, nsp_loss = pretraining_loss(run.trained, batch, config.tasks)
             reader.add(state.step + 1, lr, batch_tokens, (loss, mlm_loss, nsp_loss))  # read before the update
