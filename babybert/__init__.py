@@ -4,11 +4,12 @@ __version__ = "0.1.0"
 
 import os  # noqa: E402
 
-# oneDNN (PyTorch's CPU kernels) caches a compiled kernel for every matrix shape it meets, up to
-# 1,024 of them. Training meets a new shape at almost every step (sequence lengths, masked counts
-# vary), so the cache grew a default run by ~400 MB; without it the speed is the same
-# (docs/scaling.md, "A large corpus"). Set before any kernel runs; a value the user set is kept.
-os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
+# oneDNN (PyTorch's CPU kernels) compiles a kernel for every matrix shape it meets and caches up to
+# 1,024 of them. Training on the CPU pads its batches to few shapes (training/setup.py, Run.buckets):
+# a few hundred kernels, and bf16 needs them cached (uncached, each product costs ~1 ms more). 512
+# bounds the memory the cache takes (~150 MB) wherever shapes vary more, as in the app's fill-mask.
+# Set before any kernel runs; a value the user set is kept.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
 
 from babybert.config import ModelConfig, TrainConfig  # noqa: E402
 from babybert.errors import UserError  # noqa: E402

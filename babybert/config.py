@@ -330,6 +330,10 @@ class TrainConfig:
                         control=Control("Seed", kind="number", section=_TRAINING))
     device: str = setting("auto", "auto (CUDA if available), cpu or cuda", "device", TRAINING,
                           choices=("auto", "cpu", "cuda"))
+    precision: str = setting("auto", "matrix products in bfloat16 (bf16) or float32 (fp32); auto: bf16 where the "
+                                     "device multiplies it fast (CPUs with AMX, GPUs with bf16). Weights, optimizer "
+                                     "and checkpoints stay float32 either way", "precision", TRAINING,
+                             choices=("auto", "fp32", "bf16"))
     save_every: int | None = setting(None, "steps between saves of the checkpoint with its training state (to "
                                            "resume); the CLI's --save-every also takes a time: 90s, 10m, 1h",
                                      "save every", SAVING, low=1, metavar="STEPS|TIME")

@@ -156,9 +156,9 @@ def inject_at_step(monkeypatch, step: int, fault) -> None:
     T = importlib.import_module("babybert.training.loop")
     real, calls = T.pretraining_loss, []
 
-    def injected(model, batch, tasks):
+    def injected(model, batch, tasks, *args):
         calls.append(1)
-        losses = real(model, batch, tasks)
+        losses = real(model, batch, tasks, *args)
         return fault(*losses) if len(calls) == step else losses
 
     monkeypatch.setattr(T, "pretraining_loss", injected)

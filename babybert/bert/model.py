@@ -49,8 +49,11 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor, need_weights: bool = False):
         B, T, H = x.shape
-        split = lambda t: t.view(B, T, self.n_head, H // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
-        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        # q, k and v in one product (the checkpoint keeps three matrices, as BERT's): fewer, larger kernels
+        w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3H, H)
+        b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
+        qkv = F.linear(x, w, b).view(B, T, 3, self.n_head, H // self.n_head).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, nh, T, hs)
         p = self.dropout_p if self.training else 0.0
         if need_weights:  # explicit softmax, so the weights can be shown
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))  # (B, nh, T, T)
@@ -58,9 +61,18 @@ class SelfAttention(nn.Module):
             y = F.dropout(weights, p, self.training) @ v
         else:
             weights = None
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
+            y = attend(q, k, v, key_mask, p)
         y = y.transpose(1, 2).reshape(B, T, H)
         return self.out(y), weights
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: torch.Tensor, p: float) -> torch.Tensor:
+    """Scaled dot-product attention; under the CPU's bf16 autocast in float32, as the CPU's bf16
+    attention kernel is 3-4x slower than its float32 one at these sizes (docs/training.md, "Precision")."""
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=key_mask, dropout_p=p)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
 
 
 class Layer(nn.Module):
@@ -123,6 +135,7 @@ class BabyBert(nn.Module):
         attention_mask: torch.Tensor | None = None,  # (B, T), 1 for real tokens, 0 for padding
         mlm_mask: torch.Tensor | None = None,  # (B, T) bool: score only these positions
         output_attentions: bool = False,
+        rows_multiple: int = 1,  # pad the M masked rows to a multiple of this (see training/setup.py, Run.buckets)
     ) -> BertOutput:
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
@@ -141,8 +154,11 @@ class BabyBert(nn.Module):
         pooled = torch.tanh(self.pooler(x[:, 0]))  # (B, H)
         nsp_logits = self.nsp(pooled)  # (B, 2)
         h = x[mlm_mask] if mlm_mask is not None else x  # gather first: (M, H) instead of (B, T, H)
+        M = h.size(0)
+        if mlm_mask is not None and rows_multiple > 1:  # zero rows that are dropped again below
+            h = F.pad(h, (0, 0, 0, -M % rows_multiple))
         h = self.mlm_norm(F.gelu(self.mlm_transform(h)))
-        mlm_logits = F.linear(h, self.embeddings.word.weight, self.mlm_bias)  # tied decoder
+        mlm_logits = F.linear(h, self.embeddings.word.weight, self.mlm_bias)[:M]  # tied decoder
         return BertOutput(mlm_logits, nsp_logits, attentions)
 
     def num_parameters(self) -> int:

@@ -148,9 +148,10 @@ class Batch:
 
 
 def build_inputs(corpus: EncodedCorpus, a: torch.Tensor, b: torch.Tensor | None, ids: SpecialIds,
-                 max_len: int) -> Batch:
+                 max_len: int, multiple: int = 1) -> Batch:
     """`[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]` when b is None) for a batch, padded to its
-    longest row. Pairs too long are cut longest-first exactly as transformers' fast tokenizers do:
+    longest row, or on to a multiple of `multiple` positions (at most max_len), so that batches
+    come in few shapes. Pairs too long are cut longest-first exactly as transformers' fast tokenizers do:
     the shorter side keeps up to half the room (the second side wins a tie), the longer the rest."""
     la = corpus.lengths[a]
     lb = corpus.lengths[b] if b is not None else torch.zeros_like(la)
@@ -162,7 +163,7 @@ def build_inputs(corpus: EncodedCorpus, a: torch.Tensor, b: torch.Tensor | None,
     la, lb = la[:, None], lb[:, None]  # (B, 1)
     end_a = la + 1  # position of the first [SEP]
     end = end_a + lb + (1 if b is not None else 0)  # last real position
-    T = int(end.max()) + 1
+    T = min(max_len, -(-(int(end.max()) + 1) // multiple) * multiple)
     B, t = len(a), torch.arange(T)[None, :]  # t: (1, T)
     last = corpus.ids.numel() - 1  # reading past a sentence's end is harmless (replaced below), past the store is not
     tok_a = corpus.ids[(corpus.starts[a][:, None] + (t - 1).clamp(min=0)).clamp(max=last)].long()
@@ -251,9 +252,10 @@ def plan_epoch(corpus: EncodedCorpus, tasks: tuple[str, ...], batch_size: int, g
 
 
 def make_batch(corpus: EncodedCorpus, plan: EpochPlan, rows: torch.Tensor, tasks: tuple[str, ...], ids: SpecialIds,
-               max_len: int, mask_prob: float, generator: torch.Generator) -> Batch:
-    """The ready-to-train batch of examples `rows` of the plan, masked afresh with `generator`."""
-    batch = build_inputs(corpus, plan.a[rows], None if plan.b is None else plan.b[rows], ids, max_len)
+               max_len: int, mask_prob: float, generator: torch.Generator, multiple: int = 1) -> Batch:
+    """The ready-to-train batch of examples `rows` of the plan, masked afresh with `generator` (padded
+    to a multiple of `multiple` positions: see build_inputs)."""
+    batch = build_inputs(corpus, plan.a[rows], None if plan.b is None else plan.b[rows], ids, max_len, multiple)
     if plan.label is not None:
         batch.nsp_labels = plan.label[rows]
     if "mlm" in tasks:

@@ -59,10 +59,11 @@ def make_optimizer(model: BabyBert, config: TrainConfig, device: torch.device) -
         return torch.optim.AdamW(groups, **options)
 
 
-def pretraining_loss(model: BabyBert, batch, tasks) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+def pretraining_loss(model: BabyBert, batch, tasks, rows_multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """(total, MLM, NSP) losses, left on the device: reading one back is a host sync."""
     out = model(batch.input_ids, batch.token_type_ids, batch.attention_mask,
-                mlm_mask=batch.mlm_mask if "mlm" in tasks else torch.zeros_like(batch.special_mask))
+                mlm_mask=batch.mlm_mask if "mlm" in tasks else torch.zeros_like(batch.special_mask),
+                rows_multiple=rows_multiple)
     mlm = F.cross_entropy(out.mlm_logits, batch.mlm_labels) if "mlm" in tasks else None
     nsp = F.cross_entropy(out.nsp_logits, batch.nsp_labels) if "nsp" in tasks else None
     loss = sum(x for x in (mlm, nsp) if x is not None)
@@ -180,7 +181,7 @@ def run_info(run: Run, state: RunState, elapsed: float, reason: str | None, metr
         "tokens": state.tokens,
         "tokens_per_sec": round(state.tokens / max(state.train_time, 1e-9)),
         "device": str(run.device),
-        "precision": "bf16 autocast" if run.bf16 else "float32",
+        "precision": "bf16 autocast" if run.bf16 else "float32",  # what config.precision came to on this device
         "processes": run.world.size,
         "stop_reason": reason,
         "num_parameters": run.model.num_parameters(),
@@ -264,8 +265,9 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
     clock = Clock.starting_at(state.elapsed, config.time_budget)  # a resumed run's budget counts its time so far
     saves = Saves(config.save_every, config.save_every_seconds, state.step)
     reader = LossReader(config.tasks, world, device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if run.bf16 else contextlib.nullcontext()
-    for plan, rows in batches(corpus, config, world, state.position, generators.plan):
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if run.bf16 else contextlib.nullcontext()
+    positions, rows = run.buckets
+    for plan, examples in batches(corpus, config, world, state.position, generators.plan):
         reason, fraction = stop_check(run, state.step, clock, stop)
         if reason:
             break
@@ -273,14 +275,15 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
         lr = get_lr(fraction, config.lr, config.warmup)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = make_batch(corpus, plan, rows, config.tasks, run.ids, run.max_len, config.mask_prob, generators.mask)
+        batch = make_batch(corpus, plan, examples, config.tasks, run.ids, run.max_len, config.mask_prob,
+                           generators.mask, positions)
         batch_tokens, batch = batch.num_tokens, batch.to(device)  # counted on the host: no sync
         with step_memory(state.step + 1, num_parameters, config.batch_size, run.max_len):
             with autocast:
-                loss, mlm_loss, nsp_loss = pretraining_loss(run.trained, batch, config.tasks)
+                loss, mlm_loss, nsp_loss = pretraining_loss(run.trained, batch, config.tasks, rows)
             reader.add(state.step + 1, lr, batch_tokens, (loss, mlm_loss, nsp_loss))  # read before the update
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)  # a few kernels, not two per tensor
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         state.step += 1

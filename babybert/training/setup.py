@@ -147,7 +147,7 @@ class Run:
     model: BabyBert
     trained: torch.nn.Module  # what steps run through: the model, or its DistributedDataParallel wrapper
     limits: Limits
-    bf16: bool  # bf16 autocast (GPUs that have it): products in bfloat16, weights and optimizer in float32
+    bf16: bool  # bf16 autocast (see use_bf16): products in bfloat16, weights and optimizer in float32
     out_dir: Path | None
     origin: Origin
 
@@ -158,6 +158,13 @@ class Run:
     @property
     def tokenizer(self):
         return self.data.tokenizer
+
+    @property
+    def buckets(self) -> tuple[int, int]:
+        """(positions, masked rows): what a batch is padded to a multiple of. On the CPU, oneDNN
+        compiles a kernel for every matrix shape it meets (~2 ms in bf16) and caches some (see
+        babybert/__init__.py); padded, a run meets a few hundred shapes, not new ones at every step."""
+        return (8, 64) if self.device.type == "cpu" else (1, 1)
 
 
 def start_model(init: str | Path | Checkpoint | None, model_config: ModelConfig, tokenizer, resuming: bool):
@@ -170,6 +177,23 @@ def start_model(init: str | Path | Checkpoint | None, model_config: ModelConfig,
         return None, tokenizer, model_config
     ckpt = init if isinstance(init, Checkpoint) else load_checkpoint(init)
     return ckpt.model, ckpt.tokenizer, ckpt.model.config
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 faster than float32: GPUs that support it, and CPUs
+    with AMX tiles (3-5x float32's rate at BabyBERT's shapes; docs/training.md, "Precision")."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.cpu._is_amx_tile_supported()
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """The --precision setting on this device: auto takes bf16 where it is fast; bf16 asked for on a
+    device without bfloat16 arithmetic is refused (emulated, it would be many times slower)."""
+    if precision == "bf16" and not (fast_bf16(device) or device.type == "cpu" and torch.cpu._is_avx512_bf16_supported()):
+        raise UserError(f"this {device.type.upper()} has no bfloat16 arithmetic, so --precision bf16 would be slower, "
+                        "not faster: train with --precision auto or fp32")
+    return precision == "bf16" or precision == "auto" and fast_bf16(device)
 
 
 def distribute(model: BabyBert, config: TrainConfig, world: distributed.World, device: torch.device) -> torch.nn.Module:
@@ -202,9 +226,9 @@ def set_up(documents: list[Document] | str | Path, model_config: ModelConfig, co
         if any(v != vocabularies[0] for v in vocabularies):
             raise UserError("the ranks built different vocabularies: give every rank the same corpus file")
     trained = distribute(model, config, world, device)
-    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    bf16 = use_bf16(config.precision, device)
     return Run(config, world, device, data, SpecialIds.from_tokenizer(data.tokenizer), model, trained,
                Limits.of(data.train, config), bf16, Path(out_dir) if out_dir is not None else None, origin)
 
 
-__all__ = ["Data", "Limits", "Origin", "Run", "pick_device", "prepare_data", "resolve_device", "set_up"]
+__all__ = ["Data", "Limits", "Origin", "Run", "fast_bf16", "pick_device", "prepare_data", "resolve_device", "set_up", "use_bf16"]
