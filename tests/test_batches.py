@@ -83,6 +83,25 @@ def test_every_row_holds_its_own_sentences(world, batch_size, pairs, max_len):
         check_row(tok, batch, i, sentences[a[i]], sentences[b[i]] if pairs else None, max_len)
 
 
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+@pytest.mark.parametrize("max_len", [128, 28], ids=["whole", "truncated"])
+def test_padded_to_a_multiple_every_row_still_holds_its_own_sentences(world, batch_size, max_len):
+    """The CPU pads batches to a multiple of 8 positions (training/setup.py, Run.buckets): only
+    padding is added, at the end of each row, and never past max_len."""
+    _, sentences, _, tok, corpus, ids, rng = world
+    a = [rng.randrange(len(sentences)) for _ in range(batch_size)]
+    b = [rng.randrange(len(sentences)) for _ in range(batch_size)]
+    batch = build_inputs(corpus, torch.tensor(a), torch.tensor(b), ids, max_len, multiple=8)
+    longest = max(len(tok(sentences[x], sentences[y], truncation="longest_first", max_length=max_len)["input_ids"])
+                  for x, y in zip(a, b))
+    T = batch.input_ids.size(1)
+    assert T == min(max_len, -(-longest // 8) * 8) and (T % 8 == 0 or T == max_len)
+    for i in range(batch_size):
+        check_row(tok, batch, i, sentences[a[i]], sentences[b[i]], max_len)
+    masked = mask_tokens(batch, ids, 0.3, torch.Generator().manual_seed(0))
+    assert not (masked.mlm_mask & batch.special_mask).any(), "padding was picked for masking"
+
+
 @pytest.mark.parametrize("batch_size", BATCH_SIZES)
 def test_masking_picks_only_real_pieces_and_labels_them_with_the_original(world, batch_size):
     _, sentences, _, tok, corpus, ids, rng = world

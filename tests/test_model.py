@@ -89,6 +89,37 @@ def test_masked_positions_only_gives_the_same_logits():
     torch.testing.assert_close(sparse, full[mlm_mask])
 
 
+@pytest.mark.parametrize("multiple", [1, 4, 64])
+def test_masked_rows_padded_to_a_multiple_give_the_same_logits_and_gradients(multiple):
+    """Padding the masked rows (so bf16 kernels meet few shapes) changes nothing a step sees."""
+    torch.manual_seed(0)
+    model = BabyBert(TINY_MODEL).train()
+    ids, types, mask = _inputs(TINY_MODEL.vocab_size)
+    mlm_mask = torch.rand(ids.shape, generator=torch.Generator().manual_seed(1)) < 0.3
+    grads = []
+    for rows in (1, multiple):
+        out = model(ids, types, mask, mlm_mask=mlm_mask, rows_multiple=rows)
+        assert out.mlm_logits.shape == (int(mlm_mask.sum()), TINY_MODEL.vocab_size)
+        out.mlm_logits.logsumexp(-1).sum().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+        model.zero_grad()
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], msg=name)
+
+
+def test_attention_under_cpu_bf16_autocast_runs_in_float32_and_agrees():
+    torch.manual_seed(0)
+    model = BabyBert(TINY_MODEL).eval()
+    ids, types, mask = _inputs(TINY_MODEL.vocab_size)
+    with torch.no_grad():
+        exact = model(ids, types, mask).mlm_logits
+        with torch.autocast("cpu", torch.bfloat16):
+            fast = model(ids, types, mask).mlm_logits
+    assert fast.dtype == torch.bfloat16
+    torch.testing.assert_close(fast.float(), exact, atol=0.1, rtol=0.05)  # bf16 keeps ~3 significant digits
+
+
 def test_attention_weights_match_the_fast_path_and_ignore_padding():
     torch.manual_seed(0)
     model = BabyBert(TINY_MODEL).eval()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from babybert import BabyBert, Done, Eval, ModelConfig, Progress, Sample, Start, TrainConfig, load_checkpoint
-from babybert import train
+from babybert import UserError, train
 from babybert.training.loop import get_lr
 
 from .conftest import TINY_MODEL, tiny_train_config
@@ -241,3 +241,51 @@ def test_adam_beta2_is_the_optimizers_and_changes_the_run(documents):
 
     default, bert = losses(TrainConfig().adam_beta2), losses(0.999)
     assert default[0] == bert[0] and default[1:] != bert[1:]  # the same first step; the updates differ
+
+
+def test_precision_auto_takes_bf16_only_where_the_device_is_fast(monkeypatch):
+    from babybert.training import setup
+
+    cpu = torch.device("cpu")
+    assert setup.use_bf16("fp32", cpu) is False
+    for amx in (True, False):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        assert setup.use_bf16("auto", cpu) is amx
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert setup.use_bf16("bf16", cpu) is True  # asked for, and the CPU has bf16 arithmetic (if not AMX)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    with pytest.raises(UserError, match="no bfloat16 arithmetic.*--precision auto or fp32"):
+        setup.use_bf16("bf16", cpu)
+
+
+def test_cli_refuses_bf16_on_a_cpu_without_it(monkeypatch, tmp_path, corpus_text, capsys):
+    from babybert.cli import main
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    corpus = tmp_path / "animals.txt"
+    corpus.write_text(corpus_text)
+    assert main(["train", "--corpus", str(corpus), "--max-steps", "2", "--precision", "bf16", "--out", str(tmp_path / "m")]) == 2
+    assert "--precision bf16 would be slower" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.skipif(not (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()),
+                    reason="this CPU has no bfloat16 arithmetic: the bf16 path is refused (tested above)")
+def test_bf16_training_keeps_float32_weights_and_records_its_precision(documents, tmp_path):
+    """bf16 changes the products, not the model: float32 weights and checkpoint, the same loss at
+    the first step to bf16's precision, and it says which precision trained it."""
+    from safetensors.torch import load_file
+
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / precision
+        events = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=30, precision=precision), out_dir=out))
+        runs[precision] = losses(events), events[-1]
+        weights = load_file(out / "model.safetensors")
+        assert {t.dtype for t in weights.values()} == {torch.float32}
+        assert all(p.dtype == torch.float32 for p in events[-1].model.parameters())
+    (fp32, done32), (bf16, done16) = runs["fp32"], runs["bf16"]
+    assert done32.info["precision"] == "float32" and done16.info["precision"] == "bf16 autocast"
+    assert bf16[0] == pytest.approx(fp32[0], rel=0.02) and bf16 != fp32  # same start; bf16 really used
+    assert sum(bf16[-5:]) / 5 < 0.8 * bf16[0]  # and it learns

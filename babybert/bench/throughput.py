@@ -22,6 +22,7 @@ from babybert.data.corpus import read_corpus, split_corpus
 from babybert.bert.model import BabyBert
 from babybert.bert.tokenizer import train_tokenizer
 from babybert.training.loop import make_optimizer, pretraining_loss
+from babybert.training.setup import CPU_BUCKETS, use_bf16
 
 TARGET_SPEEDUP = 2.0
 # what a user gets from `transformers.BertConfig` unless they change it; the recipe always trains with
@@ -38,19 +39,25 @@ def recipe_example(enc, ids: SpecialIds, a, b, label, i: int, max_len: int) -> d
             "attention_mask": [1] * n, "next_sentence_label": int(label[i])}
 
 
-def _babybert_runner(corpus, ids, config: ModelConfig, a, b, label, seed, mask_prob: float = 0.15):
+def _babybert_runner(corpus, ids, config: ModelConfig, a, b, label, seed, mask_prob: float = 0.15,
+                     precision: str = "auto"):
+    """BabyBERT's training step as train() takes it on the CPU: its precision, its padding buckets."""
     torch.manual_seed(seed)
     model = BabyBert(config).train()
-    optimizer = make_optimizer(model, TrainConfig(), torch.device("cpu"))
+    cpu = torch.device("cpu")
+    optimizer = make_optimizer(model, TrainConfig(), cpu)
     generator = torch.Generator().manual_seed(seed)
+    bf16 = use_bf16(precision, cpu)
+    positions, rows_multiple = CPU_BUCKETS
 
     def step(rows) -> int:
-        batch = build_inputs(corpus, a[rows], b[rows], ids, config.max_position_embeddings)
+        batch = build_inputs(corpus, a[rows], b[rows], ids, config.max_position_embeddings, positions)
         batch.nsp_labels = label[rows]
         batch = mask_tokens(batch, ids, mask_prob, generator)
-        loss, _, _ = pretraining_loss(model, batch, ("mlm", "nsp"))
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            loss, _, _ = pretraining_loss(model, batch, ("mlm", "nsp"), rows_multiple)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return batch.num_tokens
@@ -65,7 +72,7 @@ def recipe_trainer(tokenizer, config: ModelConfig, seed: int):
 
     torch.manual_seed(seed)
     model = BertForPreTraining(BertConfig(**config.to_bert_config())).train()
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=seed)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)  # torch's generator, seeded above
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
 
     def step(features: list[dict]) -> int:
@@ -150,6 +157,66 @@ def run_bench(corpus: str | Path | None = None, steps: int = 30, rounds: int = 3
     }
 
 
+def run_peer_race(corpus: str | Path | None = None, steps: int = 30, rounds: int = 3, seed: int = 0) -> dict:
+    """Tokens per second at the default shape and settings (batch 16, 30% masking, no dropout) of
+    the tuned peer (bench/peer.py), BabyBERT in float32 and BabyBERT as train() runs it (precision
+    auto), on the same length-grouped batches of the same pairs; with model FLOP utilisation against
+    this machine's float32 and bfloat16 matmul rates, measured in the same run."""
+    from babybert.bench.peer import peer_trainer
+
+    path, tokenizer, enc, ids, generator = _prepare(corpus, seed)
+    config, train_config = ModelConfig(vocab_size=len(tokenizer)), TrainConfig()
+    a, b, label = draw_pairs(enc, generator)
+    lengths = enc.lengths[a] + enc.lengths[b]
+    batches = [r for r in length_grouped_batches(lengths, train_config.batch_size, generator)
+               if len(r) == train_config.batch_size]
+    needed = {int(i) for r in batches[: steps * rounds + 2] for i in r}
+    features = {i: recipe_example(enc, ids, a, b, label, i, config.max_position_embeddings) for i in needed}
+    _, peer_step = peer_trainer(tokenizer, config, train_config, seed)
+    mask = train_config.mask_prob
+    contenders = {
+        "tuned peer": lambda rows: peer_step([features[i] for i in rows.tolist()], 0.5),
+        "babybert fp32": _babybert_runner(enc, ids, config, a, b, label, seed, mask, precision="fp32"),
+        "babybert": _babybert_runner(enc, ids, config, a, b, label, seed, mask, precision=train_config.precision),
+    }
+    results = {name: [] for name in contenders}
+    for step in contenders.values():  # warm-up: allocator, kernels, lazy imports
+        _time(step, batches, 0, 2)
+    for r in range(rounds):
+        for name, step in contenders.items():
+            results[name].append(_time(step, batches, 2 + r * steps, steps))
+    median = {name: statistics.median(v) for name, v in results.items()}
+    rates = {"fp32": matmul_gflops(), "bf16": matmul_gflops(dtype=torch.bfloat16)}
+    flops = train_flops_per_token(config, float(lengths.float().mean()) + 3, mask)
+    return {
+        "corpus": path.name, "threads": torch.get_num_threads(), "steps_per_round": steps, "rounds": rounds,
+        "bf16": use_bf16(train_config.precision, torch.device("cpu")),
+        "tokens_per_sec": {k: round(v) for k, v in median.items()},
+        "speedup": {k: round(v / median["tuned peer"], 2) for k, v in median.items() if k != "tuned peer"},
+        "flops_per_token": round(flops),
+        "mean_pair_tokens": round(float(lengths.float().mean()) + 3, 2),  # + [CLS] and two [SEP]
+        "vocab_size": config.vocab_size,
+        "matmul_gflops": {k: round(v, 1) for k, v in rates.items()},
+        "mfu": {name: {k: round(median[name] * flops / 1e9 / v, 4) for k, v in rates.items()} for name in median},
+        "target_speedup": TARGET_SPEEDUP,
+    }
+
+
+def print_peer_report(report: dict) -> str:
+    rates = report["matmul_gflops"]
+    lines = [f"training throughput at the default shape on {report['corpus']} ({report['threads']} threads, "
+             f"{report['rounds']} rounds x {report['steps_per_round']} steps, median round; same batches):",
+             f"  {'':<16} {'tokens/s':>9}  vs peer   MFU of fp32 {rates['fp32']:.0f} / bf16 {rates['bf16']:.0f} GFLOP/s"]
+    for name, tps in report["tokens_per_sec"].items():
+        mfu = report["mfu"][name]
+        lines.append(f"  {name:<16} {tps:>9,}  {report['speedup'].get(name, 1.0):5.2f}x   "
+                     f"{mfu['fp32']:6.1%} / {mfu['bf16']:6.1%}")
+    verdict = "meets" if report["speedup"]["babybert"] >= report["target_speedup"] else "MISSES"
+    lines.append(f"target: babybert >= {report['target_speedup']:.1f}x the tuned peer -> {verdict} it"
+                 f" (precision auto is {'bf16' if report['bf16'] else 'fp32'} here)")
+    return "\n".join(lines)
+
+
 def print_report(report: dict) -> str:
     lines = [f"training throughput on {report['corpus']} ({report['threads']} threads, "
              f"{report['rounds']} rounds x {report['steps_per_round']} steps, median round):"]
@@ -181,10 +248,10 @@ def train_flops_per_token(config: ModelConfig, seq_len: float, mask_prob: float 
     return 3 * 2 * (L * per_layer + mlm_head)
 
 
-def matmul_gflops(n: int = 1024, seconds: float = 1.0) -> float:
-    """This machine's fp32 matrix-multiply rate with torch's threads, in GFLOP/s: the ceiling that
-    model FLOP utilisation is measured against."""
-    x, y = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(n: int = 1024, seconds: float = 1.0, dtype: torch.dtype = torch.float32) -> float:
+    """This machine's matrix-multiply rate in `dtype` with torch's threads, in GFLOP/s: the ceiling
+    that model FLOP utilisation is measured against."""
+    x, y = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     x @ y  # warm-up
     calls, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -210,53 +277,38 @@ def p50_p95(times: list[float]) -> tuple[float, float]:
     return times[len(times) // 2], times[int(0.95 * (len(times) - 1))]
 
 
-def default_model_rate(corpus: str | Path | None = None, steps: int = 15, rounds: int = 2, batch_size: int = 32,
-                       seed: int = 0) -> dict:
-    """Tokens per second and FLOPs per token of the model `train()` builds by default (its dropout,
-    init and masking rate), on length-grouped pairs as training draws them: what model FLOP
-    utilisation is measured on."""
-    _, tokenizer, enc, ids, generator = _prepare(corpus, seed)
-    config, train_config = ModelConfig(vocab_size=len(tokenizer)), TrainConfig()
-    a, b, label = draw_pairs(enc, generator)
-    lengths = enc.lengths[a] + enc.lengths[b]
-    grouped = [r for r in length_grouped_batches(lengths, batch_size, generator) if len(r) == batch_size]
-    step = _babybert_runner(enc, ids, config, a, b, label, seed, train_config.mask_prob)
-    _time(step, grouped, 0, 2)
-    rate = statistics.median(_time(step, grouped, 2 + r * steps, steps) for r in range(rounds))
-    mean_len = float(lengths.float().mean()) + 3  # + [CLS] and two [SEP]
-    return {"tokens_per_s": rate, "flops_per_token": train_flops_per_token(config, mean_len, train_config.mask_prob),
-            "mean_len": mean_len, "vocab_size": config.vocab_size}
-
-
 def run_quick(corpus: str | Path | None = None) -> dict:
-    """The headline numbers in one pass (about a minute): training tokens/s against the recipe at
-    the default shape and at BERT's vocabulary, model FLOP utilisation against this machine's own
-    matmul rate, and fill-mask / next-sentence latency of the default checkpoint in-process."""
+    """The headline numbers in one pass (about two minutes): training tokens/s against the recipe at
+    the default shape and at BERT's vocabulary, and against the tuned peer at the default settings;
+    model FLOP utilisation against this machine's own fp32 and bf16 matmul rates; and fill-mask /
+    next-sentence latency of the default checkpoint in-process."""
     from babybert.bert.checkpoint import load_checkpoint
     from babybert.analysis.predict import fill_mask, next_sentence
     from babybert.paths import DEFAULT_CHECKPOINT
 
     default = run_bench(corpus, steps=15, rounds=2)
     big = run_bench(corpus, steps=10, rounds=2, vocab_size=30522)
-    own = default_model_rate(corpus)
-    gflops = matmul_gflops()
-    achieved = own["tokens_per_s"] * own["flops_per_token"] / 1e9
+    peer = run_peer_race(corpus, steps=15, rounds=2)
     ckpt = load_checkpoint(DEFAULT_CHECKPOINT)
     fm50, fm95 = latency_ms(lambda: fill_mask(ckpt.model, ckpt.tokenizer, "the capital of france is [MASK]."))
     nsp50, nsp95 = latency_ms(lambda: next_sentence(ckpt.model, ckpt.tokenizer, "the cow is a farm animal.",
                                                     "the cow says moo."))
+    rate = peer["tokens_per_sec"]
     return {
         "train_tokens_per_s": default["tokens_per_sec"]["babybert"],
         "hf_train_tokens_per_s": default["tokens_per_sec"]["transformers recipe"],
         "train_speedup": default["speedup"]["babybert"],
         "train_speedup_vocab30522": big["speedup"]["babybert"],
-        "default_model_tokens_per_s": round(own["tokens_per_s"]),
-        "flops_per_token": round(own["flops_per_token"]),
-        "mean_pair_tokens": round(own["mean_len"], 1),
-        "vocab_size": own["vocab_size"],
-        "achieved_gflops": round(achieved, 2),
-        "matmul_gflops": round(gflops, 2),
-        "mfu": round(achieved / gflops, 4),
+        "default_model_tokens_per_s": rate["babybert"],
+        "default_model_fp32_tokens_per_s": rate["babybert fp32"],
+        "peer_tokens_per_s": rate["tuned peer"],
+        "peer_speedup": peer["speedup"]["babybert"],
+        "bf16": peer["bf16"],
+        "flops_per_token": peer["flops_per_token"],
+        "matmul_gflops_fp32": peer["matmul_gflops"]["fp32"],
+        "matmul_gflops_bf16": peer["matmul_gflops"]["bf16"],
+        "mfu_fp32": peer["mfu"]["babybert"]["fp32"],
+        "mfu_bf16": peer["mfu"]["babybert"]["bf16"],
         "fill_mask_p50_ms": round(fm50, 2), "fill_mask_p95_ms": round(fm95, 2),
         "nsp_p50_ms": round(nsp50, 2), "nsp_p95_ms": round(nsp95, 2),
         "threads": torch.get_num_threads(),

@@ -135,7 +135,7 @@ class BabyBert(nn.Module):
         attention_mask: torch.Tensor | None = None,  # (B, T), 1 for real tokens, 0 for padding
         mlm_mask: torch.Tensor | None = None,  # (B, T) bool: score only these positions
         output_attentions: bool = False,
-        rows_multiple: int = 1,  # pad the M masked rows to a multiple of this (see training/setup.py, Run.buckets)
+        rows_multiple: int = 1,  # pad the M masked rows to a multiple of this (training/setup.py, Run.buckets)
     ) -> BertOutput:
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)

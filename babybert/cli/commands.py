@@ -145,7 +145,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from babybert.bench.throughput import DEFAULT_CORPUS, print_report, run_bench
+    from babybert.bench.throughput import DEFAULT_CORPUS, print_peer_report, print_report, run_bench, run_peer_race
     from babybert.bench.app import APP, print_app_report, run_app_bench
 
     if args.quick:
@@ -167,6 +167,9 @@ def cmd_bench(args) -> int:
         reports["throughput"] = report = run_bench(corpus=args.corpus, steps=args.steps, rounds=args.rounds)
         if not args.json:
             print(print_report(report), flush=True)
+        reports["throughput_peer"] = report = run_peer_race(corpus=args.corpus, steps=args.steps, rounds=args.rounds)
+        if not args.json:
+            print(print_peer_report(report), flush=True)
     if args.only == "app" or (args.only is None and APP.is_file()):  # the app ships with the source, not the package
         if not APP.is_file():
             raise UserError(f"the app benchmark needs the source checkout: {APP} is missing")

@@ -59,8 +59,10 @@ def make_optimizer(model: BabyBert, config: TrainConfig, device: torch.device) -
         return torch.optim.AdamW(groups, **options)
 
 
-def pretraining_loss(model: BabyBert, batch, tasks, rows_multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """(total, MLM, NSP) losses, left on the device: reading one back is a host sync."""
+def pretraining_loss(model: BabyBert, batch, tasks,
+                     rows_multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """(total, MLM, NSP) losses, left on the device: reading one back is a host sync. The masked
+    rows are padded to a multiple of `rows_multiple` inside the model (see Run.buckets)."""
     out = model(batch.input_ids, batch.token_type_ids, batch.attention_mask,
                 mlm_mask=batch.mlm_mask if "mlm" in tasks else torch.zeros_like(batch.special_mask),
                 rows_multiple=rows_multiple)
@@ -283,7 +285,7 @@ def train(documents: list[Document] | str | Path, model_config: ModelConfig | No
                 loss, mlm_loss, nsp_loss = pretraining_loss(run.trained, batch, config.tasks, rows)
             reader.add(state.step + 1, lr, batch_tokens, (loss, mlm_loss, nsp_loss))  # read before the update
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)  # a few kernels, not two per tensor
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)  # not 2 kernels a tensor
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         state.step += 1

@@ -136,6 +136,9 @@ class Origin:
     tokenizer: object | None = None  # the published tokenizer it was given
 
 
+CPU_BUCKETS = (8, 64)  # on the CPU a batch's positions, and its masked rows, are padded to multiples of these
+
+
 @dataclass
 class Run:
     """What a run trains with, fixed from its first step to its last."""
@@ -164,7 +167,7 @@ class Run:
         """(positions, masked rows): what a batch is padded to a multiple of. On the CPU, oneDNN
         compiles a kernel for every matrix shape it meets (~2 ms in bf16) and caches some (see
         babybert/__init__.py); padded, a run meets a few hundred shapes, not new ones at every step."""
-        return (8, 64) if self.device.type == "cpu" else (1, 1)
+        return CPU_BUCKETS if self.device.type == "cpu" else (1, 1)
 
 
 def start_model(init: str | Path | Checkpoint | None, model_config: ModelConfig, tokenizer, resuming: bool):
@@ -212,6 +215,7 @@ def set_up(documents: list[Document] | str | Path, model_config: ModelConfig, co
            progress: PrepareProgress | None = None) -> Run:
     """The model (a checkpoint's, or new and sized to the tokenizer), the data it trains on, and
     what steps run through. `resumed`: the training state of the run `resume` goes on with."""
+    bf16 = use_bf16(config.precision, device)  # (refused before minutes go into the data)
     model, tokenizer, model_config = start_model(origin.init, model_config, origin.tokenizer, resumed is not None)
     max_len = model_config.max_position_embeddings
     data = prepare_data(documents, tokenizer, max_len, config, world, cache_dir, progress if world.main else None)
@@ -226,9 +230,9 @@ def set_up(documents: list[Document] | str | Path, model_config: ModelConfig, co
         if any(v != vocabularies[0] for v in vocabularies):
             raise UserError("the ranks built different vocabularies: give every rank the same corpus file")
     trained = distribute(model, config, world, device)
-    bf16 = use_bf16(config.precision, device)
     return Run(config, world, device, data, SpecialIds.from_tokenizer(data.tokenizer), model, trained,
                Limits.of(data.train, config), bf16, Path(out_dir) if out_dir is not None else None, origin)
 
 
-__all__ = ["Data", "Limits", "Origin", "Run", "fast_bf16", "pick_device", "prepare_data", "resolve_device", "set_up", "use_bf16"]
+__all__ = ["CPU_BUCKETS", "Data", "Limits", "Origin", "Run", "fast_bf16", "pick_device", "prepare_data",
+           "resolve_device", "set_up", "use_bf16"]
