@@ -83,9 +83,9 @@ def documents(corpus_text):
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, documents) -> Done:
-    """A tiny model trained for 300 steps and saved; shared by tests that only read it."""
+    """A tiny model trained for 450 steps and saved; shared by tests that only read it."""
     out = tmp_path_factory.mktemp("ckpt") / "tiny"
-    events = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=300), out_dir=out, corpus_name="animals"))
+    events = list(train(documents, TINY_MODEL, tiny_train_config(max_steps=450), out_dir=out, corpus_name="animals"))
     return events[-1]
 
 

@@ -22,7 +22,7 @@ def test_checkpoint_files(checkpoint_dir):
     assert config["model_type"] == "bert" and config["architectures"] == ["BertForPreTraining"]
     info = json.loads((checkpoint_dir / "babybert.json").read_text())
     assert info["corpus"]["train"]["documents"] == 43 and info["corpus"]["held_out"]["documents"] == 5
-    assert info["steps"] == 300 and len(info["history"]) == 300 and info["train_config"]["seed"] == 0
+    assert info["steps"] == 450 and len(info["history"]) == 450 and info["train_config"]["seed"] == 0
     assert set(info["metrics"]) >= {"mlm_accuracy", "mlm_perplexity", "word_accuracy", "nsp_accuracy"}
     assert (checkpoint_dir / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
