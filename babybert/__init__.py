@@ -5,9 +5,9 @@ __version__ = "0.1.0"
 import os  # noqa: E402
 
 # oneDNN (PyTorch's CPU kernels) compiles a kernel for every matrix shape it meets and caches up to
-# 1,024 of them. Training on the CPU pads its batches to few shapes (training/setup.py, Run.buckets):
-# a few hundred kernels, and bf16 needs them cached (uncached, each product costs ~1 ms more). 512
-# bounds the memory the cache takes (~150 MB) wherever shapes vary more, as in the app's fill-mask.
+# 1,024 of them. Training on the CPU pads its batches to few shapes (training/setup.py, buckets): a
+# few hundred kernels, which bf16 needs cached (uncached, each product costs ~1 ms more). 512 bounds
+# the memory the cache takes wherever shapes vary more, as in the app's fill-mask.
 # Set before any kernel runs; a value the user set is kept.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
 

@@ -86,7 +86,7 @@ def test_every_row_holds_its_own_sentences(world, batch_size, pairs, max_len):
 @pytest.mark.parametrize("batch_size", [1, 7, 64])
 @pytest.mark.parametrize("max_len", [128, 28], ids=["whole", "truncated"])
 def test_padded_to_a_multiple_every_row_still_holds_its_own_sentences(world, batch_size, max_len):
-    """The CPU pads batches to a multiple of 8 positions (training/setup.py, Run.buckets): only
+    """The CPU pads batches to a multiple of 8 positions (training/setup.py, buckets): only
     padding is added, at the end of each row, and never past max_len."""
     _, sentences, _, tok, corpus, ids, rng = world
     a = [rng.randrange(len(sentences)) for _ in range(batch_size)]

@@ -22,7 +22,7 @@ from babybert.data.corpus import read_corpus, split_corpus
 from babybert.bert.model import BabyBert
 from babybert.bert.tokenizer import train_tokenizer
 from babybert.training.loop import make_optimizer, pretraining_loss
-from babybert.training.setup import CPU_BUCKETS, use_bf16
+from babybert.training.setup import buckets, use_bf16
 
 TARGET_SPEEDUP = 2.0
 # what a user gets from `transformers.BertConfig` unless they change it; the recipe always trains with
@@ -48,7 +48,7 @@ def _babybert_runner(corpus, ids, config: ModelConfig, a, b, label, seed, mask_p
     optimizer = make_optimizer(model, TrainConfig(), cpu)
     generator = torch.Generator().manual_seed(seed)
     bf16 = use_bf16(precision, cpu)
-    positions, rows_multiple = CPU_BUCKETS
+    positions, rows_multiple = buckets(bf16, cpu)
 
     def step(rows) -> int:
         batch = build_inputs(corpus, a[rows], b[rows], ids, config.max_position_embeddings, positions)
