@@ -21,9 +21,10 @@ from babybert.config import ModelConfig, TrainConfig
 from babybert.data.corpus import Document
 
 
-def peer_pairs(docs: list[list[list[int]]], rng: random.Random) -> list[tuple[list[int], list[int], int]]:
-    """(A, B, label) for every sentence with a successor, as token ids: label 0 = B is the next
-    sentence, 1 = a random sentence of another document (half each)."""
+def peer_pairs(docs: list[list], rng: random.Random) -> list[tuple[object, object, int]]:
+    """(A, B, label) for every sentence with a successor: label 0 = B is the next sentence, 1 = a
+    random sentence of another document (half each). A sentence is whatever the documents hold:
+    token ids for the peer, text for the plain recipe (bench/quality.py)."""
     pairs = []
     for d, doc in enumerate(docs):
         for i in range(len(doc) - 1):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from babybert.bench.peer import train_peer
+from babybert.bench.peer import peer_pairs, train_peer
 from babybert.bench.throughput import BERT_DEFAULTS, recipe_trainer
 from babybert.bert.checkpoint import load_checkpoint, save_checkpoint
 from babybert.config import ModelConfig, TrainConfig
@@ -50,17 +50,7 @@ def recipe_tokenizer(sentences: list[str], vocab_size: int = RECIPE_VOCAB):
                              mask_token="[MASK]")
 
 
-def recipe_pairs(docs: list[Document], rng: random.Random) -> list[tuple[str, str, int]]:
-    """(A, B, label) for every sentence with a successor: label 0 = B is the next sentence."""
-    pairs = []
-    for d, doc in enumerate(docs):
-        for i in range(len(doc) - 1):
-            if rng.random() < 0.5 or len(docs) < 2:
-                pairs.append((doc[i], doc[i + 1], 0))
-            else:
-                other = rng.choice([e for e in range(len(docs)) if e != d])
-                pairs.append((doc[i], rng.choice(docs[other]), 1))
-    return pairs
+recipe_pairs = peer_pairs  # the plain recipe draws its pairs of sentences as the peer does of token ids
 
 
 def train_recipe(train_docs: list[Document], budget: float, seed: int = 0, config: ModelConfig | None = None):
