@@ -46,7 +46,7 @@ from babybert.server.limits import Limits, plural
 from babybert.server.sessions import Sessions, add_run
 from babybert.server.view import TrainView, keep_only, pulled_summary, zip_checkpoint
 from babybert.analysis.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, text_stats, tokenize_view
-from babybert.server.worker import WorkerDied, WorkerPool, niceness, without_live_model
+from babybert.server.worker import WorkerDied, WorkerPool, niceness, predictions_on_one_thread, without_live_model
 
 try:  # Hugging Face Spaces' package: on ZeroGPU hardware, GPU work must run inside @spaces.GPU
     import spaces
@@ -77,8 +77,8 @@ SCROLL_TO_STATUS = """(...inputs) => {
 }"""
 REFRESH_EVERY = 0.5  # seconds between live plot refreshes at most (with 0.1 s ticks and delivery: under 1 s)
 WORKERS = WorkerPool(LIMITS.concurrent_trainings)  # training runs in warm worker processes (see babybert/server/worker.py)
-TORCH = ThreadPoolExecutor(1, thread_name_prefix="babybert-torch")  # predictions one at a time: OpenMP thread
-                                                                     # teams of parallel calls fight over the cores
+TORCH = ThreadPoolExecutor(1, thread_name_prefix="babybert-torch",  # predictions one at a time, each on one core
+                           initializer=predictions_on_one_thread)
 
 
 def on_torch(fn, *args):

@@ -330,3 +330,14 @@ def test_on_zero_gpu_training_runs_inside_spaces_gpu(monkeypatch, documents, tmp
     assert durations == [90]  # the time budget plus a minute for evaluating and saving
     assert isinstance(events[0], Start) and events[0].model is None  # as the worker sends them
     assert isinstance(events[-1], Done) and events[-1].model is None and events[-1].step == 5
+
+
+def test_predictions_run_on_one_core_and_leave_the_other_threads_alone():
+    """A team of two OpenMP threads would wait, at every operation, for the core another user's
+    training holds (bench --only load); the setting is the prediction thread's own."""
+    import torch
+
+    import app
+    before = torch.get_num_threads()
+    assert app.on_torch(torch.get_num_threads) == 1
+    assert torch.get_num_threads() == before

@@ -341,6 +341,15 @@ serve(conn)
 """
 
 
+def predictions_on_one_thread() -> None:
+    """Set up the server's prediction thread: its predictions (a sentence or two, a tiny model) run on
+    one core. Two OpenMP threads would wait, at each of a forward pass's ~100 operations, for a core
+    the training worker holds (bench --only load, a browser's fill-mask p95 while another user trains:
+    140 ms on two threads, 22 ms on one)."""
+    import torch
+    torch.set_num_threads(1)  # this thread's own setting: the worker processes keep theirs
+
+
 def niceness(env=os.environ) -> int:
     raw = env.get("BABYBERT_WORKER_NICE", str(WORKER_NICENESS))
     try:
