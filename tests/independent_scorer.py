@@ -138,6 +138,31 @@ def _score(model, tokenizer, documents: list[list[str]], seed: int, mask_prob: f
                   nsp_right / pairs if pairs else None, pieces, words, pairs)
 
 
+def pseudo_log_likelihoods(checkpoint: str | Path, sentences: list[str], metric: str = "original") -> list[float]:
+    """PLL as the paper defines it (Salazar et al., 2020), one masked copy at a time: mask piece t,
+    add log P(true piece t | the rest). within_word_l2r (Kauf and Ivanova, 2023) also masks the
+    pieces after t in t's word. [CLS] and [SEP] are not scored. Natural logs, float32."""
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = BertForPreTraining.from_pretrained(checkpoint).eval()
+    plls = []
+    for sentence in sentences:
+        enc = tokenizer(sentence)
+        ids, words = enc["input_ids"], enc.word_ids()
+        total = 0.0
+        for t in range(1, len(ids) - 1):
+            masked = list(ids)
+            masked[t] = tokenizer.mask_token_id
+            if metric == "within_word_l2r":
+                for j in range(t + 1, len(ids) - 1):
+                    if words[j] == words[t]:
+                        masked[j] = tokenizer.mask_token_id
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([masked])).prediction_logits[0, t]
+            total += float(torch.log_softmax(logits.double(), -1)[ids[t]])
+        plls.append(total)
+    return plls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path)

@@ -24,7 +24,7 @@ def command_table() -> dict:
     from babybert.cli.train import cmd_train
 
     return {"train": cmd_train, "fill-mask": c.cmd_fill_mask, "nsp": c.cmd_nsp, "tokenize": c.cmd_tokenize,
-            "embeddings": c.cmd_embeddings, "eval": c.cmd_eval, "push": c.cmd_push, "pull": c.cmd_pull,
+            "embeddings": c.cmd_embeddings, "eval": c.cmd_eval, "minimal-pairs": c.cmd_minimal_pairs, "push": c.cmd_push, "pull": c.cmd_pull,
             "runs": c.cmd_runs, "deploy-space": c.cmd_deploy_space, "bench": c.cmd_bench}
 
 

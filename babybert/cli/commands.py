@@ -124,6 +124,34 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_minimal_pairs(args) -> int:
+    from babybert.analysis.grammar import is_pairs_file, read_pairs, score_pairs
+    from babybert.bert.checkpoint import load_checkpoint
+    from babybert.hub.pairs import pairs_from_dataset
+
+    ckpt = load_checkpoint(args.checkpoint)
+    if is_pairs_file(args.pairs):
+        pairs = read_pairs(args.pairs, args.max_pairs)
+    else:
+        pairs = pairs_from_dataset(args.pairs, max_pairs=args.max_pairs, endpoint=args.endpoint, token=args.token,
+                                   progress=not args.json)
+    results = score_pairs(ckpt.model, ckpt.tokenizer, pairs, args.metric, progress=not args.json)
+    if args.json:
+        print(json.dumps(results.to_dict()))
+        return 0
+    phenomena = len(results.by_phenomenon)
+    print(f"{len(pairs):,} minimal pairs ({phenomena} phenomen{'on' if phenomena == 1 else 'a'}) from {args.pairs}, "
+          f"judged by pseudo-log-likelihood ({args.metric}):")
+    rows = [(name, acc) for name, acc in results.by_field.items()] + [("overall", results.overall)]
+    width = max(len(name) for name, _ in rows)
+    print(f"  {'field':<{width}}  {'pairs':>7}  accuracy  95% interval")
+    for name, acc in rows:
+        low, high = acc.interval
+        print(f"  {name:<{width}}  {acc.pairs:>7,}  {acc.value:8.1%}  {low:.1%}-{high:.1%}")
+    print(f"  chance: 50.0%")
+    return 0
+
+
 def cmd_runs(args) -> int:
     from babybert.analysis.runs import Run, table, write_csv
     from babybert.bert.checkpoint import INFO, read_json

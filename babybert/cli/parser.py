@@ -12,11 +12,12 @@ from pathlib import Path
 
 from babybert.config import (ModelConfig, Setting, TrainConfig, as_number, cli_flag, field_type, parse_tasks,
                              settings)
+from babybert.analysis.pll import PLL_METRICS
 from babybert.errors import UserError
 
 EXIT_USAGE = 2
-COMMANDS = ("train", "fill-mask", "nsp", "tokenize", "embeddings", "eval", "runs", "push", "pull", "deploy-space",
-            "bench")
+COMMANDS = ("train", "fill-mask", "nsp", "tokenize", "embeddings", "eval", "minimal-pairs", "runs", "push", "pull",
+            "deploy-space", "bench")
 
 
 class Parser(argparse.ArgumentParser):
@@ -249,6 +250,20 @@ def eval_parser(p: argparse.ArgumentParser) -> None:
     json_option(p, "the metrics")
 
 
+def minimal_pairs_parser(p: argparse.ArgumentParser) -> None:
+    checkpoint_argument(p)
+    p.add_argument("--pairs", required=True, metavar="FILE_OR_DATASET",
+                   help="a .jsonl, .jsonl.gz, .json or .parquet file with the fields sentence_good and sentence_bad "
+                        "(and UID, field), or a Hub dataset: nyu-mll/blimp (all 67 phenomena) or nyu-mll/blimp:CONFIG "
+                        "(one)")
+    p.add_argument("--max-pairs", type=positive_int, metavar="N", help="score the first N pairs of each phenomenon")
+    p.add_argument("--metric", choices=PLL_METRICS, default="original",
+                   help="original: mask one piece at a time (Salazar et al., 2020); within_word_l2r: also mask the "
+                        "later pieces of its word (Kauf and Ivanova, 2023), fairer to words split into many pieces")
+    hub_options(p, "a Hub dataset")
+    json_option(p, '{"accuracy", "pairs", "by_field", "by_phenomenon"} on the last line')
+
+
 def push_parser(p: argparse.ArgumentParser) -> None:
     checkpoint_argument(p)
     p.add_argument("repo_id", help="owner/name (or just name: your own namespace)")
@@ -312,6 +327,10 @@ PARSERS = {  # command -> (its parser, one line of help, a longer description or
                    "The word-embedding matrix of a checkpoint: the nearest neighbours of --word over the whole "
                    "vocabulary, and with --out a 2-D PCA plot of the most frequent words."),
     "eval": (eval_parser, "held-out MLM accuracy, perplexity, whole-word and NSP accuracy", None),
+    "minimal-pairs": (minimal_pairs_parser, "grammar: accuracy on minimal pairs (BLiMP), by pseudo-log-likelihood",
+                      "Does the model know grammar? For each minimal pair (a good and a bad sentence that differ in "
+                      "one point), the model should find the good one more natural: a higher pseudo-log-likelihood. "
+                      "Prints the accuracy by field and overall, with 95% intervals; chance is 50%."),
     "runs": (runs_parser, "compare trained checkpoints: the settings that differ and the final held-out metrics",
              "Compare runs: a table of the settings that differ between the checkpoints and their final held-out "
              "metrics; --csv writes every setting and metric."),

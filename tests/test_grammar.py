@@ -1,0 +1,209 @@
+"""Minimal pairs judged by pseudo-log-likelihood: the PLL itself (checked against a plain-transformers
+PLL that shares none of our code), the pairs' accuracies, reading pairs, and the CLI."""
+
+import gzip
+import json
+import math
+
+import pytest
+import torch
+
+from babybert import load_checkpoint
+from babybert.analysis.grammar import (Accuracy, MinimalPair, compare, first_of_each, is_pairs_file, read_pairs,
+                                       score_pairs)
+from babybert.analysis.pll import masked_rows, score_sentences
+from babybert.cli import main
+from babybert.errors import UserError
+
+from . import independent_scorer
+from .test_hub_dataset import jsonl, parquet
+
+# the tiny model's own sentences (tests/conftest.py, animal_corpus), and the same words in a broken order
+KNOWN = ["every morning the cow says moo.", "then the dog eats some meat.", "at night the owl sleeps in the tree."]
+SCRAMBLED = ["morning every cow the moo says.", "the then eats dog meat some.", "night at owl the in sleeps tree the."]
+OTHERS = ["the cat lives in the house.", "a zebra says hello.", "moo.", "the horse eats some hay every single morning."]
+
+
+@pytest.fixture(scope="module")
+def ckpt(checkpoint_dir):
+    return load_checkpoint(checkpoint_dir)
+
+
+@pytest.mark.parametrize("metric", ["original", "within_word_l2r"])
+def test_pll_equals_a_plain_transformers_pll_of_each_sentence(checkpoint_dir, ckpt, metric):
+    """The yardstick masks one copy at a time, with BertForPreTraining and the saved tokenizer."""
+    sentences = KNOWN + SCRAMBLED + OTHERS
+    ours = score_sentences(ckpt.model, ckpt.tokenizer, sentences, metric)
+    theirs = independent_scorer.pseudo_log_likelihoods(checkpoint_dir, sentences, metric)
+    for s, mine, yardstick in zip(sentences, ours, theirs):
+        assert mine.pll == pytest.approx(yardstick, abs=1e-4), s
+
+
+def test_a_sentence_scores_the_same_alone_or_in_any_batch(ckpt):
+    """Rows of other sentences (longer, shorter: padding beside them) change nothing."""
+    sentences = KNOWN + OTHERS
+    together = score_sentences(ckpt.model, ckpt.tokenizer, sentences)
+    for s, batched in zip(sentences, together):
+        alone = score_sentences(ckpt.model, ckpt.tokenizer, [s])[0]
+        assert alone.tokens == batched.tokens
+        assert alone.logprobs == pytest.approx(batched.logprobs, abs=1e-5)
+
+
+def test_every_piece_is_scored_once_and_specials_never(ckpt):
+    s = score_sentences(ckpt.model, ckpt.tokenizer, ["the zebra says moo."])[0]
+    assert s.tokens == ckpt.tokenizer.tokenize("the zebra says moo.")
+    assert len(s.logprobs) == len(s.tokens) and all(lp <= 0 for lp in s.logprobs)
+    assert not {"[CLS]", "[SEP]", "[PAD]", "[MASK]"} & set(s.tokens)
+    assert s.pll == pytest.approx(sum(s.logprobs))
+    assert s.words == sorted(s.words) and s.words[0] == 0  # pieces of a word together, words numbered from 0
+
+
+def test_the_masked_copies_hide_the_piece_and_for_l2r_the_rest_of_its_word():
+    # [CLS] un ##hap ##py cat [SEP]: word 0 has three pieces, word 1 one
+    ids, words, MASK = [2, 10, 11, 12, 13, 3], [None, 0, 0, 0, 1, None], 4
+    rows, hidden = masked_rows(ids, words, MASK, "original")
+    assert rows.tolist() == [[2, 4, 11, 12, 13, 3], [2, 10, 4, 12, 13, 3], [2, 10, 11, 4, 13, 3], [2, 10, 11, 12, 4, 3]]
+    rows, hidden = masked_rows(ids, words, MASK, "within_word_l2r")
+    assert rows.tolist() == [[2, 4, 4, 4, 13, 3], [2, 10, 4, 4, 13, 3], [2, 10, 11, 4, 13, 3], [2, 10, 11, 12, 4, 3]]
+    assert (rows == MASK).tolist() == hidden.tolist()
+
+
+def test_the_trained_model_prefers_its_own_sentences_to_scrambled_ones(ckpt):
+    pairs = [MinimalPair(g, b, "word_order", "syntax") for g, b in zip(KNOWN, SCRAMBLED)]
+    results = score_pairs(ckpt.model, ckpt.tokenizer, pairs)
+    assert results.overall.right == 3 and results.overall.value == 1.0
+    reversed_pairs = [MinimalPair(b, g, "word_order", "syntax") for g, b in zip(KNOWN, SCRAMBLED)]
+    assert score_pairs(ckpt.model, ckpt.tokenizer, reversed_pairs).overall.right == 0
+
+
+def test_accuracy_by_field_and_phenomenon(ckpt):
+    known = [MinimalPair(g, b, "order_a", "syntax") for g, b in zip(KNOWN, SCRAMBLED)]
+    backwards = [MinimalPair(b, g, "order_b", "morphology") for g, b in zip(KNOWN[:2], SCRAMBLED[:2])]
+    results = score_pairs(ckpt.model, ckpt.tokenizer, known + backwards)
+    assert (results.overall.right, results.overall.pairs) == (3, 5)
+    assert {k: (v.right, v.pairs) for k, v in results.by_field.items()} == {"morphology": (0, 2), "syntax": (3, 3)}
+    assert {k: (v.right, v.pairs) for k, v in results.by_phenomenon.items()} == {"order_a": (3, 3), "order_b": (0, 2)}
+    out = results.to_dict()
+    assert out["accuracy"] == 0.6 and out["pairs"] == 5 and out["by_field"]["syntax"]["accuracy"] == 1.0
+
+
+def test_identical_sentences_tie_and_count_as_wrong(ckpt):
+    results = score_pairs(ckpt.model, ckpt.tokenizer, [MinimalPair("the cow says moo.", "the cow says moo.")])
+    assert results.overall.right == 0
+    assert compare(ckpt.model, ckpt.tokenizer, "the cow says moo.", "the cow says moo.").preferred == "neither"
+
+
+def test_wilson_intervals():
+    low, high = Accuracy(5, 10).interval
+    assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)
+    low, high = Accuracy(0, 3).interval
+    assert low == 0.0 and round(high, 4) == 0.5615
+    low, high = Accuracy(1000, 1000).interval
+    assert high == 1.0 and 0.99 < low < 1.0
+    assert math.isnan(Accuracy(0, 0).value)
+
+
+def test_compare_says_which_is_more_natural_and_which_piece_it_objects_to(ckpt):
+    v = compare(ckpt.model, ckpt.tokenizer, "every morning the cow says moo.", "every morning the cow says meat.")
+    assert v.preferred == "A" and v.a.pll > v.b.pll
+    assert v.b.tokens[v.objection("B")] == "meat"  # the word that does not belong is the least likely piece
+
+
+def test_pll_refuses_what_it_cannot_score(ckpt):
+    with pytest.raises(UserError, match="sentence 2 is empty"):
+        score_sentences(ckpt.model, ckpt.tokenizer, ["the cow says moo.", "  "])
+    with pytest.raises(UserError, match=r"sentence 1 is \d+ tokens long .* reads at most 32; shorten it"):
+        score_sentences(ckpt.model, ckpt.tokenizer, [" ".join(["the cow says moo."] * 10)])
+    with pytest.raises(UserError, match="unknown PLL metric 'sum'; use one of: original, within_word_l2r"):
+        score_sentences(ckpt.model, ckpt.tokenizer, ["moo."], "sum")
+    with pytest.raises(UserError, match="two sentences are needed"):
+        compare(ckpt.model, ckpt.tokenizer, "moo.", "")
+    with pytest.raises(UserError, match="no minimal pairs"):
+        score_pairs(ckpt.model, ckpt.tokenizer, [])
+
+
+# ----------------------------------------------------------------------------- reading pairs
+
+ROWS = [{"sentence_good": "the cow says moo.", "sentence_bad": "the cow say moo.", "UID": "agreement", "field": "morphology"},
+        {"sentence_good": "the dog eats meat.", "sentence_bad": "the dog eat meat.", "UID": "agreement", "field": "morphology"},
+        {"sentence_good": "the owl sleeps.", "sentence_bad": "owl the sleeps.", "UID": "order", "field": "syntax"}]
+
+
+@pytest.mark.parametrize("name, data", [
+    ("pairs.jsonl", lambda: jsonl(ROWS)),
+    ("pairs.jsonl.gz", lambda: gzip.compress(jsonl(ROWS))),
+    ("pairs.json", lambda: json.dumps(ROWS).encode()),
+    ("pairs.parquet", lambda: parquet({k: [r[k] for r in ROWS] for k in ROWS[0]})),
+])
+def test_pairs_from_every_kind_of_file(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data())
+    assert is_pairs_file(str(path))
+    pairs = read_pairs(path)
+    assert pairs == [MinimalPair(r["sentence_good"], r["sentence_bad"], r["UID"], r["field"]) for r in ROWS]
+    assert [p.phenomenon for p in read_pairs(path, max_pairs=1)] == ["agreement", "order"]  # the first of each
+
+
+def test_max_pairs_keeps_the_first_of_each_phenomenon_in_order():
+    pairs = [MinimalPair(f"g{i}", f"b{i}", "ab"[i % 2]) for i in range(7)]
+    assert [p.good for p in first_of_each(pairs, 2)] == ["g0", "g1", "g2", "g3"]
+    assert first_of_each(pairs, None) == pairs
+    with pytest.raises(UserError, match="--max-pairs must be at least 1"):
+        first_of_each(pairs, 0)
+
+
+def test_a_file_without_uid_or_field_is_one_group(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(jsonl([{"sentence_good": "a b.", "sentence_bad": "b a."}]))
+    assert read_pairs(path) == [MinimalPair("a b.", "b a.", "pairs", "all")]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("none.jsonl", None, "is not a file; give a .jsonl, .jsonl.gz, .json or .parquet file of minimal pairs"),
+    ("empty.jsonl", b"", "holds no minimal pairs; each row needs the fields 'sentence_good' and 'sentence_bad'"),
+    ("fields.jsonl", jsonl([{"good": "a.", "bad": "b."}]),
+     "row 1 of fields.jsonl has no field 'sentence_good' or 'sentence_bad'; .* its fields are: good, bad"),
+    ("blank.jsonl", jsonl([ROWS[0], {"sentence_good": "a.", "sentence_bad": " "}]), "row 2 of blank.jsonl: sentence_bad is empty"),
+    ("broken.jsonl", b'{"sentence_good": "a."\n', "line 1 of broken.jsonl is not JSON"),
+    ("broken.jsonl.gz", b"not gzip at all", r"broken.jsonl.gz is not readable \(BadGzipFile"),
+    ("broken.parquet", b"PAR1 not really", "broken.parquet is not a readable parquet file"),
+    ("pairs.csv", b"sentence_good,sentence_bad\n", "pairs.csv: unknown kind of file; minimal pairs are read from"),
+    ("list.json", json.dumps(["a", "b"]).encode(), "row 1 of list.json is not an object"),
+])
+def test_bad_pair_files_are_told_clearly(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        read_pairs(path)
+
+
+def test_a_file_or_a_hub_dataset():
+    assert not is_pairs_file("nyu-mll/blimp") and not is_pairs_file("nyu-mll/blimp:adjunct_island")
+    assert is_pairs_file("blimp.jsonl.gz") and is_pairs_file("./nyu-mll/blimp") and is_pairs_file("data/x/pairs")
+
+
+# ----------------------------------------------------------------------------- the command line
+
+def test_the_cli_prints_fields_and_overall_and_json_last(checkpoint_dir, tmp_path, capsys):
+    path = tmp_path / "pairs.jsonl"
+    rows = [{"sentence_good": g, "sentence_bad": b, "UID": "order", "field": "syntax"} for g, b in zip(KNOWN, SCRAMBLED)]
+    path.write_bytes(jsonl(rows + [{**ROWS[0], "UID": "agreement"}]))
+    assert main(["minimal-pairs", str(checkpoint_dir), "--pairs", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "4 minimal pairs (2 phenomena)" in out
+    assert [line.split()[:2] for line in out.splitlines()[2:5]] == [["morphology", "1"], ["syntax", "3"], ["overall", "4"]]
+    assert out.splitlines()[3].split()[:3] == ["syntax", "3", "100.0%"] and "chance: 50.0%" in out
+    assert main(["minimal-pairs", str(checkpoint_dir), "--pairs", str(path), "--json", "--max-pairs", "2",
+                 "--metric", "within_word_l2r"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["pairs"] == 3 and result["metric"] == "within_word_l2r"
+    assert set(result) >= {"accuracy", "pairs", "by_field", "by_phenomenon"}
+    assert result["by_phenomenon"]["order"]["pairs"] == 2
+
+
+def test_the_cli_tells_a_bad_pairs_file(checkpoint_dir, tmp_path, capsys):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"")
+    assert main(["minimal-pairs", str(checkpoint_dir), "--pairs", str(path)]) == 2
+    assert "holds no minimal pairs" in capsys.readouterr().err
