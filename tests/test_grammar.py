@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-import torch
 
 from babybert import load_checkpoint
 from babybert.analysis.grammar import (Accuracy, MinimalPair, compare, first_of_each, is_pairs_file, read_pairs,

@@ -148,7 +148,7 @@ def cmd_minimal_pairs(args) -> int:
     for name, acc in rows:
         low, high = acc.interval
         print(f"  {name:<{width}}  {acc.pairs:>7,}  {acc.value:8.1%}  {low:.1%}-{high:.1%}")
-    print(f"  chance: 50.0%")
+    print("  chance: 50.0%")
     return 0
 
 
