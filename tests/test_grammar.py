@@ -206,3 +206,67 @@ def test_the_cli_tells_a_bad_pairs_file(checkpoint_dir, tmp_path, capsys):
     path.write_bytes(b"")
     assert main(["minimal-pairs", str(checkpoint_dir), "--pairs", str(path)]) == 2
     assert "holds no minimal pairs" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- a Hub dataset
+
+BLIMP_LIKE_CARD = b"""---
+configs:
+- config_name: agreement
+  data_files:
+  - split: train
+    path: agreement/train-*
+- config_name: order
+  data_files:
+  - split: train
+    path: order/train-*
+---
+# minimal pairs, one config per phenomenon, as nyu-mll/blimp
+"""
+
+
+def blimp_like(hub, name="alice/pairs"):
+    """Two configs, as nyu-mll/blimp lays them out; `order` in two shards, its rows without a UID."""
+    columns = lambda rows: {k: [r[k] for r in rows] for k in rows[0]}
+    order = [{"sentence_good": g, "sentence_bad": b, "field": "syntax"} for g, b in zip(KNOWN, SCRAMBLED)]
+    hub.add_repo(name, {"README.md": BLIMP_LIKE_CARD,
+                        "agreement/train-00000-of-00001.parquet": parquet(columns(ROWS[:2])),
+                        "order/train-00000-of-00002.parquet": parquet(columns(order[:2])),
+                        "order/train-00001-of-00002.parquet": parquet(columns(order[2:]))}, repo_type="dataset")
+
+
+def test_pairs_from_every_config_of_a_hub_dataset_or_one(hub, tmp_path):
+    from babybert.hub.pairs import pairs_from_dataset
+    blimp_like(hub)
+    pairs = pairs_from_dataset("alice/pairs", endpoint=hub.endpoint, cache_dir=tmp_path, progress=False)
+    assert [(p.phenomenon, p.field) for p in pairs] == [("agreement", "morphology")] * 2 + [("order", "syntax")] * 3
+    assert [p.good for p in pairs[2:]] == KNOWN  # the shards in order, every row
+    second_shard = lambda: sum(r.method == "GET" and r.path.endswith("order/train-00001-of-00002.parquet")
+                               for r in hub.requests)
+    assert second_shard() == 1
+    one = pairs_from_dataset("alice/pairs:order", max_pairs=2, endpoint=hub.endpoint, cache_dir=tmp_path / "fresh",
+                             progress=False)
+    assert [p.good for p in one] == KNOWN[:2]
+    assert second_shard() == 1  # the first shard holds the 2 pairs asked for: the second is not downloaded
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("alice/pairs:nope", "alice/pairs has no config 'nope'; it has: agreement, order"),
+    ("alice/missing", "dataset alice/missing not found"),
+    ("alice/texts", r"row 1 of alice/texts has no field 'sentence_good' or 'sentence_bad'"),
+])
+def test_hub_dataset_errors(hub, tmp_path, spec, message):
+    from babybert.hub.pairs import pairs_from_dataset
+    blimp_like(hub)
+    hub.add_repo("alice/texts", {"train.jsonl": jsonl([{"text": "a b."}])}, repo_type="dataset")
+    with pytest.raises(UserError, match=message):
+        pairs_from_dataset(spec, endpoint=hub.endpoint, cache_dir=tmp_path, progress=False)
+
+
+def test_the_cli_scores_a_hub_dataset(hub, checkpoint_dir, capsys):
+    blimp_like(hub)
+    assert main(["minimal-pairs", str(checkpoint_dir), "--pairs", "alice/pairs", "--endpoint", hub.endpoint,
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["pairs"] == 5 and set(result["by_phenomenon"]) == {"agreement", "order"}
+    assert result["by_phenomenon"]["order"]["accuracy"] == 1.0
