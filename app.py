@@ -30,7 +30,9 @@ from babybert.data.batches import masking_walkthrough
 from babybert.data.corpus import parse_corpus, split_corpus
 from babybert.hub.repos import get_tokenizer, pull, push
 from babybert.hub.dataset import corpus_from_dataset
-from babybert.analysis.plots import architecture_figure, attention_figure, loss_figure
+from babybert.analysis.grammar import compare, first_of_each, read_pairs
+from babybert.analysis.plots import architecture_figure, attention_figure, loss_figure, pll_figure
+from babybert.analysis.pll import PLL_METRICS
 from babybert.analysis.embeddings import NEIGHBOUR_COLUMNS, embedding_view
 from babybert.analysis.runs import Run, overlays
 from babybert.analysis.runs import table as runs_table
@@ -39,12 +41,13 @@ from babybert.analysis.predict import mask_examples, nsp_examples, parse_probes
 from babybert.training.events import Progress
 from babybert.config import ModelConfig, TrainConfig, settings
 from babybert.errors import UserError
-from babybert.paths import DEFAULT_CHECKPOINT
+from babybert.paths import DEFAULT_CHECKPOINT, EXAMPLE_PAIRS
 from babybert.server.inputs import (app_controls, check_corpus, check_settings, corpus_summary,
                                     example_corpora, make_configs, read_upload, tokenizer_choice, whole, with_tokenizer)
 from babybert.server.limits import Limits, plural
 from babybert.server.sessions import Sessions, add_run
-from babybert.server.view import TrainView, keep_only, pulled_summary, zip_checkpoint
+from babybert.server.view import (TrainView, keep_only, pair_note, pulled_summary, verdict_json, verdict_markdown,
+                                  zip_checkpoint)
 from babybert.analysis.vocabulary import PIECE_COLUMNS, TOP_COLUMNS, text_stats, tokenize_view
 from babybert.server.worker import WorkerDied, WorkerPool, niceness, predictions_on_one_thread, without_live_model
 
@@ -469,6 +472,26 @@ def random_sentence(which, request: gr.Request) -> str:
     return random.choice(sentences_for(session_of(request), which))
 
 
+@lru_cache(maxsize=1)
+def example_pairs():
+    return read_pairs(EXAMPLE_PAIRS)
+
+
+def minimal_pair_ui(a, b, which, metric, request: gr.Request):
+    with user_errors():
+        ckpt = model_for(session_of(request), which)
+        verdict = on_torch(compare, ckpt.model, ckpt.tokenizer, a, b, metric)
+        return verdict_markdown(verdict), pll_figure(verdict.a, verdict.b), verdict_json(verdict)
+
+
+def another_pair():
+    """A pair drawn from the examples, its grammatical sentence as A or B by a coin toss."""
+    pair = random.choice(example_pairs())
+    if random.random() < 0.5:
+        return pair.good, pair.bad, pair_note(pair, "A")
+    return pair.bad, pair.good, pair_note(pair, "B")
+
+
 def fill_mask_examples(which, request: gr.Request):
     """Examples from the chosen model's own held-out text, with a word it knows masked."""
     session = session_of(request)
@@ -783,7 +806,33 @@ def next_sentence_tab() -> tuple[gr.Dropdown, gr.Dataset]:
     which.change(next_sentence_examples, which, examples.dataset, api_name=False)
     swap.click(random_sentence, which, b, api_name=False)
     judge.click(next_sentence_ui, [a, b, which], verdict, api_name="next_sentence", queue=False)
+    minimal_pair_panel(which)
     return which, examples.dataset
+
+
+def minimal_pair_panel(which: gr.Dropdown) -> None:
+    """Which of two sentences does the model find more natural? (pseudo-log-likelihood)"""
+    gr.Markdown("### Which is more natural?\nTwo sentences that differ in one point, one of them ungrammatical (a "
+                "*minimal pair*, as in the BLiMP benchmark). The model judges each by its **pseudo-log-likelihood**: "
+                "mask each piece in turn and add up the log-probabilities of the true pieces. A model that knows the "
+                "grammar point gives the grammatical sentence the higher score; chance is 50%.")
+    first = first_of_each(example_pairs(), 1)
+    with gr.Row():
+        a = gr.Textbox(first[0].good, label="Sentence A", elem_id="pair-a")
+        b = gr.Textbox(first[0].bad, label="Sentence B", elem_id="pair-b")
+    with gr.Row():
+        draw = gr.Button("Another pair")
+        metric = gr.Radio(list(PLL_METRICS), value="original", label="PLL",
+                          info="within_word_l2r also masks the rest of a word split into pieces (fairer to rare words)")
+        judge = gr.Button("Which is more natural?", variant="primary")
+    note = gr.Markdown()
+    verdict = gr.Markdown(elem_id="pair-verdict")
+    plot = gr.Plot(label="Each piece's log-probability", elem_id="pair-plot")
+    raw = gr.JSON(label="JSON", visible=False)
+    gr.Examples([[p.good, p.bad] for p in first], [a, b], label="Examples: one pair of each of 12 phenomena "
+                "(examples/minimal_pairs.jsonl; the grammatical sentence is A)", elem_id="pair-examples")
+    draw.click(another_pair, None, [a, b, note], api_name=False, queue=False)
+    judge.click(minimal_pair_ui, [a, b, which, metric], [verdict, plot, raw], api_name="minimal_pair", queue=False)
 
 
 def model_tab(demo: gr.Blocks) -> gr.Dropdown:

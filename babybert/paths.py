@@ -9,5 +9,6 @@ PACKAGE = Path(__file__).resolve().parent  # babybert/
 ROOT = PACKAGE.parent  # the repository (a source checkout)
 EXAMPLES_DIR = ROOT / "examples"
 DEFAULT_CORPUS = EXAMPLES_DIR / "world_facts.txt"
+EXAMPLE_PAIRS = EXAMPLES_DIR / "minimal_pairs.jsonl"  # 12 of BLiMP's paradigms, 20 pairs each, written here
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "babybert-default"
 APP = ROOT / "app.py"

@@ -59,6 +59,11 @@ def test_train_streams_then_the_model_is_used_by_the_other_tabs(server):
                              api_name="/next_sentence")
     probs = {c["label"]: c["confidence"] for c in verdict["confidences"]}
     assert abs(sum(probs.values()) - 1) < 1e-5
+    words, plot, raw = client.predict("every morning the cow says moo.", "morning every cow the moo says.", "trained",
+                                      "original", api_name="/minimal_pair")
+    assert raw["preferred"] == "A" and "**A is more natural**" in words and plot
+    assert raw["a"]["pll"] == pytest.approx(sum(raw["a"]["logprobs"])) and raw["a"]["pll"] > raw["b"]["pll"]
+    assert raw["a"]["tokens"] == ["every", "morning", "the", "cow", "says", "moo", "."]
 
 
 def test_train_is_called_by_name_with_only_what_a_client_wants_to_set(server):
@@ -136,6 +141,8 @@ def test_playground_errors_are_messages(server, capfd):
         client.predict("no mask here", 3, "default", False, "default", api_name="/fill_mask")
     with pytest.raises(Exception, match="both sentences"):
         client.predict("", "b", "default", api_name="/next_sentence")
+    with pytest.raises(Exception, match="two sentences are needed"):
+        client.predict("the cow says moo.", " ", "default", "original", api_name="/minimal_pair")
     # the server is still fine afterwards
     _, _, raw = client.predict("the cow says [MASK].", 1, "default", False, "default", api_name="/fill_mask")
     assert raw["default"][0][0]["token"] == "moo"
@@ -341,3 +348,23 @@ def test_predictions_run_on_one_core_and_leave_the_other_threads_alone():
     before = torch.get_num_threads()
     assert app.on_torch(torch.get_num_threads) == 1
     assert torch.get_num_threads() == before
+
+
+def test_which_is_more_natural_with_the_default_model_and_the_examples(server):
+    """The panel's numbers are the library's, for the default model; the examples are well-formed pairs."""
+    import app
+    from babybert import load_checkpoint
+    from babybert.analysis.pll import score_sentences
+    from babybert.paths import DEFAULT_CHECKPOINT
+    client = Client(server, verbose=False)
+    pair = app.example_pairs()[0]
+    words, _, raw = client.predict(pair.good, pair.bad, "default", "within_word_l2r", api_name="/minimal_pair")
+    ckpt = load_checkpoint(DEFAULT_CHECKPOINT)
+    good, bad = score_sentences(ckpt.model, ckpt.tokenizer, [pair.good, pair.bad], "within_word_l2r")
+    assert raw["a"]["pll"] == pytest.approx(good.pll, abs=1e-4) and raw["b"]["pll"] == pytest.approx(bad.pll, abs=1e-4)
+    assert raw["preferred"] == ("A" if good.pll > bad.pll else "B")
+    drawn = {app.another_pair()[2] for _ in range(40)}
+    assert any("grammatical sentence is **A**" in n for n in drawn) and any("is **B**" in n for n in drawn)
+    a, b, note = app.another_pair()
+    grammatical = a if "is **A**" in note else b
+    assert any(p.good == grammatical and {p.good, p.bad} == {a, b} for p in app.example_pairs())

@@ -284,3 +284,23 @@ def embedding_figure(words: list[str], points, explained: list[float], query: st
     ax.grid(alpha=0.2)
     fig.tight_layout()
     return fig
+
+
+def pll_figure(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
+    """Each piece's log-probability given the rest of its sentence (two SentenceScores, one row
+    each): the piece the model finds least likely in each sentence in red, so the word it objects
+    to stands out; the sum of a row is its sentence's PLL."""
+    fig = Figure(figsize=(9, 4.2), dpi=100)
+    lowest = min(min(s.logprobs) for s in (a, b))
+    for row, (s, label) in enumerate(zip((a, b), labels)):
+        ax = fig.add_subplot(2, 1, row + 1)
+        worst = min(range(len(s.logprobs)), key=s.logprobs.__getitem__)
+        colors = ["#d62728" if i == worst else "#1f77b4" for i in range(len(s.logprobs))]
+        ax.bar(range(len(s.tokens)), s.logprobs, color=colors)
+        ax.set_xticks(range(len(s.tokens)), s.tokens, fontsize=9, rotation=30 if len(s.tokens) > 12 else 0)
+        ax.set_ylim(min(lowest * 1.1, -1.0), 0)
+        ax.set_ylabel("log P(piece | rest)", fontsize=8)
+        ax.set_title(f"{label}: PLL {s.pll:.2f}", fontsize=10, loc="left")
+        ax.grid(axis="y", alpha=0.2)
+    fig.tight_layout()
+    return fig

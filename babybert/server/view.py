@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from huggingface_hub import ModelCard
 from babybert.bert.checkpoint import Checkpoint
+from babybert.analysis.grammar import MinimalPair, Verdict
 from babybert.analysis.plots import LossPlot
 from babybert.training.events import Done, Eval, Probes, Progress, Sample, Start
 
@@ -139,3 +140,30 @@ def pulled_summary(repo_id: str, ckpt: Checkpoint) -> str:
         if summary:
             lines += ["", "**From its model card:** " + " ".join(summary.split())[:600]]
     return "\n".join(lines)
+
+
+def verdict_markdown(v: Verdict) -> str:
+    """The minimal-pair panel's answer: which sentence, by how much, and the piece objected to."""
+    a, b = v.a.pll, v.b.pll
+    if v.preferred == "neither":
+        head = f"The model finds A and B **equally natural** (PLL {a:.2f} each)."
+    else:
+        better, worse = (a, b) if v.preferred == "A" else (b, a)
+        head = (f"**{v.preferred} is more natural** to this model: pseudo-log-likelihood {better:.2f} against "
+                f"{worse:.2f} (a difference of {better - worse:.2f}).")
+    objections = "; ".join(f"in {w}, **{s.tokens[v.objection(w)]}** ({s.logprobs[v.objection(w)]:.2f})"
+                           for w, s in (("A", v.a), ("B", v.b)))
+    return (f"{head}\n\nThe piece it finds least likely, given the rest of its sentence: {objections}. "
+            "Each bar below is one piece's log-probability with that piece masked; a sentence's bars add up to its PLL.")
+
+
+def verdict_json(v: Verdict) -> dict:
+    """What /minimal_pair gives an API user beside the picture."""
+    side = lambda s: {"sentence": s.text, "pll": s.pll, "tokens": s.tokens, "logprobs": s.logprobs}
+    return {"preferred": v.preferred, "a": side(v.a), "b": side(v.b)}
+
+
+def pair_note(pair: MinimalPair, good: str) -> str:
+    """Where a drawn pair comes from, and which of A and B is the grammatical one."""
+    return (f"A pair of **{pair.phenomenon.replace('_', ' ')}** ({pair.field.replace('_', ' and ')}), from "
+            f"`examples/minimal_pairs.jsonl`. The grammatical sentence is **{good}**.")
