@@ -660,6 +660,8 @@ def setting_controls() -> dict[str, gr.components.Component]:
                 if c.kind == "checkboxes":
                     choices = next(s.choices for cls in (ModelConfig, TrainConfig) for f, s in settings(cls) if f.name == name)
                     controls[name] = CheckboxGroup([(x.upper(), x) for x in choices], value=list(value), label=c.label)
+                elif c.kind == "checkbox":
+                    controls[name] = gr.Checkbox(value, label=c.label)
                 elif c.kind == "number":
                     controls[name] = Number(value, label=c.label, minimum=c.minimum, precision=0 if whole_number else None)
                 else:

@@ -27,13 +27,15 @@ MAX_SEED = 2**32 - 1
 
 @dataclass(frozen=True)
 class Control:
-    """How the app shows a setting: a slider (minimum, maximum, step), a number box, or checkboxes."""
+    """How the app shows a setting: a slider (minimum, maximum, step), a number box, checkboxes (a
+    tuple's choices), or one checkbox that stands for the value `on` when ticked and None when not."""
     label: str
-    kind: str = "slider"  # slider | number | checkboxes
+    kind: str = "slider"  # slider | number | checkboxes | checkbox
     minimum: float | None = None
     maximum: float | None = None
     step: float | None = None
     section: str = ""  # "" (always shown) or the accordion it sits in: "Model size", "Training"
+    on: Any = None  # a checkbox: the setting's value when it is ticked
 
 
 @dataclass(frozen=True)
@@ -326,6 +328,13 @@ class TrainConfig:
                               low=0, app_value=100)
     eval_sentences: int = setting(2000, "held-out sentences scored by every evaluation (the first ones)",
                                   "eval sentences", EVALUATION, low=1, app_value=500)
+    minimal_pairs: str | None = setting(None, "minimal pairs to judge at every evaluation, by pseudo-log-likelihood: "
+                                              "the share the model gets right (chance 50%) joins the held-out "
+                                              "metrics. A .jsonl, .json or .parquet file with BLiMP's fields, or "
+                                              "'examples': examples/minimal_pairs.jsonl, 20 pairs of each of 12 of "
+                                              "BLiMP's phenomena", "minimal pairs", EVALUATION, metavar="FILE",
+                                        control=Control("Grammar check (judge 240 minimal pairs at every evaluation)",
+                                                        kind="checkbox", on="examples"))
     seed: int = setting(0, "same corpus + settings + seed = same run", "seed", TRAINING, low=0, high=MAX_SEED,
                         control=Control("Seed", kind="number", section=_TRAINING))
     device: str = setting("auto", "auto (CUDA if available), cpu or cuda", "device", TRAINING,

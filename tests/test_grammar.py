@@ -270,3 +270,55 @@ def test_the_cli_scores_a_hub_dataset(hub, checkpoint_dir, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["pairs"] == 5 and set(result["by_phenomenon"]) == {"agreement", "order"}
     assert result["by_phenomenon"]["order"]["accuracy"] == 1.0
+
+
+# ----------------------------------------------------------------------------- judged while training
+
+def test_a_training_judges_the_pairs_at_every_evaluation_and_records_them(documents, tmp_path):
+    from babybert import Done, Eval, train
+    from babybert.bert.checkpoint import INFO, read_json
+
+    from .conftest import TINY_MODEL, tiny_train_config
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(jsonl([{"sentence_good": g, "sentence_bad": b, "UID": "order", "field": "syntax"}
+                            for g, b in zip(KNOWN, SCRAMBLED)] + [{**ROWS[0]}]))
+    config = tiny_train_config(max_steps=40, eval_every=20, minimal_pairs=str(path))
+    events = list(train(documents, TINY_MODEL, config, out_dir=tmp_path / "run"))
+    evals, done = [e for e in events if isinstance(e, Eval)], events[-1]
+    assert [e.step for e in evals] == [20, 40] and all(e.metrics.minimal_pairs == 4 for e in evals)
+    assert isinstance(done, Done)
+    # the final number is the final model's, as score_pairs gives it
+    again = score_pairs(done.model, done.tokenizer, read_pairs(path))
+    assert done.metrics.minimal_pair_accuracy == again.overall.value
+    assert done.metrics.minimal_pair_fields == {k: v.value for k, v in again.by_field.items()}
+    info = read_json(tmp_path / "run" / INFO)
+    assert info["metrics"]["minimal_pair_accuracy"] == again.overall.value
+    assert [h["minimal_pairs"] for h in info["eval_history"]] == [4, 4]
+    assert "minimal pairs known, by pseudo-log-likelihood" in (tmp_path / "run" / "README.md").read_text()
+
+
+def test_pairs_that_cannot_be_judged_are_refused_before_training(documents, tmp_path):
+    from babybert import Start, train
+
+    from .conftest import TINY_MODEL, tiny_train_config
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(jsonl([{"sentence_good": "a."}]))
+    with pytest.raises(UserError, match="row 1 of bad.jsonl has no field 'sentence_bad'"):
+        next(iter(train(documents, TINY_MODEL, tiny_train_config(minimal_pairs=str(path)))))
+    long = tmp_path / "long.jsonl"
+    long.write_bytes(jsonl([{"sentence_good": "the cow says moo. " * 9, "sentence_bad": "moo."}]))
+    events = train(documents, TINY_MODEL, tiny_train_config(minimal_pairs=str(long)))
+    with pytest.raises(UserError, match=r"minimal pair 1: its sentence_good is \d+ tokens long .* reads at most 32"):
+        for event in events:
+            assert not isinstance(event, Start)  # refused before the first step
+
+
+def test_the_app_ticks_a_box_for_the_example_pairs_and_takes_no_path():
+    from babybert.server.inputs import make_configs
+    from babybert.server.limits import Limits
+    limits = Limits()
+    assert make_configs(limits, minimal_pairs=True)[1].minimal_pairs == "examples"
+    assert make_configs(limits, minimal_pairs=False)[1].minimal_pairs is None
+    assert make_configs(limits)[1].minimal_pairs is None  # off unless ticked
+    with pytest.raises(UserError, match="grammar check must be true or false, got '/etc/passwd'"):
+        make_configs(limits, minimal_pairs="/etc/passwd")

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from babybert.data.corpus import Document, take_sentences
 from babybert.data.batches import (EncodedCorpus, SpecialIds, build_inputs, draw_pairs, encode_corpus, mask_tokens, pick_random)
+from babybert.analysis.grammar import MinimalPair, score_pairs
 from babybert.errors import UserError
 
 
@@ -24,9 +25,12 @@ class Metrics:
     word_accuracy: float | None = None  # share of fully masked words whose every piece is right
     nsp_accuracy: float | None = None  # share of held-out pairs classified right (chance = 0.5)
     baseline_accuracy: float | None = None  # MLM accuracy of always guessing the most frequent piece
+    minimal_pair_accuracy: float | None = None  # share of minimal pairs whose good sentence has the higher PLL
+    minimal_pair_fields: dict[str, float] | None = None  # the same, by field (morphology, syntax, ...)
     masked_tokens: int = 0
     masked_words: int = 0
     nsp_pairs: int = 0
+    minimal_pairs: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -37,7 +41,8 @@ EVAL_MASK_PROB = 0.15  # BERT's rate, whatever rate a model trained with, so hel
 
 @torch.no_grad()
 def evaluate(model, tokenizer, documents: list[Document], seed: int = 0, tasks=("mlm", "nsp"),
-             mask_prob: float = EVAL_MASK_PROB, batch_size: int = 64, max_sentences: int | None = None) -> Metrics:
+             mask_prob: float = EVAL_MASK_PROB, batch_size: int = 64, max_sentences: int | None = None,
+             pairs: list[MinimalPair] | None = None) -> Metrics:
     """Score `model` on `documents` it never trained on.
 
     MLM: `mask_prob` of each sentence's pieces are replaced by [MASK] (all of them, no 80/10/10,
@@ -45,6 +50,7 @@ def evaluate(model, tokenizer, documents: list[Document], seed: int = 0, tasks=(
     Whole words: `mask_prob` of each sentence's words (at least one) have all their pieces masked;
     a word counts only if every piece is right, which stays comparable across vocabulary sizes.
     NSP: one pair per sentence with a successor, half true next sentences, half random ones.
+    Minimal `pairs` (grammar.py), when given: the share whose good sentence has the higher PLL.
     """
     was_training = model.training
     model.eval()
@@ -56,6 +62,10 @@ def evaluate(model, tokenizer, documents: list[Document], seed: int = 0, tasks=(
         _score_mlm(model, tokenizer, corpus, ids, mask_prob, batch_size, seed, device, metrics)
     if "nsp" in tasks:
         _score_nsp(model, corpus, ids, batch_size, seed, device, metrics)
+    if pairs:
+        known = score_pairs(model, tokenizer, pairs)
+        metrics.minimal_pair_accuracy, metrics.minimal_pairs = known.overall.value, known.overall.pairs
+        metrics.minimal_pair_fields = {k: v.value for k, v in known.by_field.items()}
     model.train(was_training)
     return metrics
 

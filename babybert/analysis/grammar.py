@@ -17,6 +17,7 @@ from pathlib import Path
 
 from babybert.analysis.pll import SentenceScore, check_metric, score_sentences
 from babybert.errors import UserError
+from babybert.paths import EXAMPLE_PAIRS
 
 GOOD, BAD = "sentence_good", "sentence_bad"
 PAIR_FORMATS = ".jsonl, .jsonl.gz, .json or .parquet"
@@ -197,3 +198,21 @@ def file_rows(path: Path):
         if type(e).__module__.startswith("pyarrow"):
             raise UserError(f"{path.name} is not a readable parquet file ({e})") from e
         raise
+
+
+def pairs_to_watch(spec: str | Path | None) -> list[MinimalPair] | None:
+    """The pairs a training judges at every evaluation (TrainConfig.minimal_pairs): None, a file,
+    or "examples" (examples/minimal_pairs.jsonl)."""
+    if spec is None:
+        return None
+    return read_pairs(EXAMPLE_PAIRS if str(spec) == "examples" else spec)
+
+
+def check_fits(pairs: list[MinimalPair], tokenizer, max_len: int) -> None:
+    """Refuse, before a training starts, pairs with a sentence its model could not read."""
+    for i, pair in enumerate(pairs):
+        for name, sentence in ((GOOD, pair.good), (BAD, pair.bad)):
+            n = len(tokenizer(sentence)["input_ids"])
+            if n > max_len:
+                raise UserError(f"minimal pair {i + 1}: its {name} is {n} tokens long ([CLS] and [SEP] included) but "
+                                f"the model reads at most {max_len}; shorten it or leave the pair out: {sentence[:80]!r}")

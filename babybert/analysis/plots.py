@@ -35,7 +35,8 @@ def thin(rows: list, limit: int) -> list:
 
 EARLIER_COLORS = ["#b0b0b0", "#c5b3e6", "#a9cce3", "#b7dfb9", "#f5cba7"]  # muted: earlier runs behind the live one
 CURVES = (("loss", "total loss", "#333333"), ("mlm_loss", "MLM loss", "#1f77b4"), ("nsp_loss", "NSP loss", "#ff7f0e"))
-ACCURACIES = (("mlm_accuracy", "held-out MLM acc.", "#2ca02c"), ("nsp_accuracy", "held-out NSP acc.", "#d62728"))
+ACCURACIES = (("mlm_accuracy", "held-out MLM acc.", "#2ca02c"), ("nsp_accuracy", "held-out NSP acc.", "#d62728"),
+              ("minimal_pair_accuracy", "minimal pairs", "#9467bd"))
 
 
 class LossPlot:

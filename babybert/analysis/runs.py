@@ -29,6 +29,7 @@ SETTINGS = RUN + MODEL_SETTINGS + TRAIN_SETTINGS
 # (key, label) of what a run measured; accuracies are shares
 RESULTS = (
     ("mlm_accuracy", "MLM acc."), ("word_accuracy", "word acc."), ("nsp_accuracy", "NSP acc."),
+    ("minimal_pair_accuracy", "pairs acc."),
     ("mlm_perplexity", "perplexity"), ("steps", "steps"), ("seconds", "seconds"), ("tokens_per_sec", "tokens/s"),
     ("num_parameters", "parameters"),
 )

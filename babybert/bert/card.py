@@ -25,6 +25,16 @@ def widget_text(sentence: str) -> str:
     return " ".join(words)
 
 
+def _pairs_row(metrics: dict) -> str:
+    """The minimal pairs' row, for a run that judged them (TrainConfig.minimal_pairs); else nothing."""
+    if metrics.get("minimal_pair_accuracy") is None:
+        return ""
+    fields = metrics.get("minimal_pair_fields") or {}
+    by_field = "; ".join(f"{k.replace('_', ' ')} {_pct(v)}" for k, v in fields.items())
+    return (f"| minimal pairs known, by pseudo-log-likelihood (chance = 50%; {metrics.get('minimal_pairs', 0):,} pairs) "
+            f"| {_pct(metrics['minimal_pair_accuracy'])}{f' ({by_field})' if by_field else ''} |\n")
+
+
 def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
@@ -53,7 +63,8 @@ def build_model_card(model, info: dict, repo_id: str | None = None) -> ModelCard
         EvalResult(task_type="fill-mask", dataset_type="text", dataset_name=corpus_name, dataset_split="held-out",
                    metric_type=key, metric_name=label, metric_value=round(metrics[key], 4))
         for key, label in (("mlm_accuracy", "held-out MLM accuracy"), ("mlm_perplexity", "held-out MLM perplexity"),
-                           ("word_accuracy", "held-out whole-word accuracy"), ("nsp_accuracy", "held-out NSP accuracy"))
+                           ("word_accuracy", "held-out whole-word accuracy"), ("nsp_accuracy", "held-out NSP accuracy"),
+                           ("minimal_pair_accuracy", "minimal-pair accuracy (pseudo-log-likelihood)"))
         if metrics.get(key) is not None
     ]
     data = ModelCardData(
@@ -96,7 +107,7 @@ BabyBERT's test suite checks this evaluation against an independent scorer writt
 | MLM perplexity | {_num(metrics.get("mlm_perplexity"))} |
 | whole-word accuracy | {_pct(metrics.get("word_accuracy"))} |
 | NSP accuracy (chance = 50%) | {_pct(metrics.get("nsp_accuracy"))} |
-
+{_pairs_row(metrics)}
 ## How it was trained
 
 {how}

@@ -40,6 +40,8 @@ def describe_metrics(m) -> str:
         parts.append(f"word acc {m.word_accuracy:.1%}")
     if m.nsp_accuracy is not None:
         parts.append(f"NSP acc {m.nsp_accuracy:.1%}")
+    if m.minimal_pair_accuracy is not None:
+        parts.append(f"minimal pairs {m.minimal_pair_accuracy:.1%} of {m.minimal_pairs:,}")
     return ", ".join(parts) or "nothing to measure"
 
 

@@ -123,7 +123,7 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
             elif s.choices and kind is str:
                 options.update(choices=s.choices, metavar=None)
             else:
-                read = SPECIAL_TYPES.get(f.name, whole_number if kind is int else number)
+                read = SPECIAL_TYPES.get(f.name, whole_number if kind is int else str if kind is str else number)
                 options.update(type=or_none(read) if optional and f.default is not None else read)
             group.add_argument(flag(f.name), *s.aliases, **options)
     groups["model shape"].add_argument("--dropout", type=number, default=argparse.SUPPRESS, metavar="P",

@@ -58,6 +58,8 @@ MAX_BATCH_SIZE = 1024  # a server's cap (the command line has none)
 MODEL_SETTINGS = [f.name for f, _ in settings(ModelConfig)]
 APP_SETTINGS = [f.name for cls in (ModelConfig, TrainConfig) for f, s in settings(cls) if s.control]  # the controls
 APP_VALUES = {**app_values(ModelConfig), **app_values(TrainConfig)}  # what the app trains with, untouched
+CHECKBOXES = {f.name: s.control.on for cls in (ModelConfig, TrainConfig) for f, s in settings(cls)
+              if s.control and s.control.kind == "checkbox"}  # setting -> the value a ticked box stands for
 
 
 def label(name: str) -> str:
@@ -76,6 +78,8 @@ def app_controls(caps: dict[str, float]) -> dict[str, list[tuple[str, object, ob
             if s.control is not None:
                 control = s.control if f.name not in caps else replace(s.control, maximum=caps[f.name])
                 value = APP_VALUES[f.name]
+                if control.kind == "checkbox":
+                    value = value is not None and value == control.on
                 if control.maximum is not None and isinstance(value, (int, float)):
                     value = min(value, control.maximum)
                 sections.setdefault(control.section, []).append((f.name, control, value, field_type(cls, f.name)[0] is int))
@@ -86,6 +90,10 @@ def make_configs(limits: Limits, **values) -> tuple[ModelConfig, TrainConfig]:
     """The app's setting values (by their config names; those not given keep the app's) -> validated
     configs, within this server's limits; every problem is a UserError in the app's words."""
     values = {**APP_VALUES, **values}
+    for name, on in CHECKBOXES.items():  # ticked or not: the value it stands for, never one a client names
+        if values[name] not in (True, False, None, on):
+            raise UserError(f"{label(name)} must be true or false, got {values[name]!r}")
+        values[name] = on if values[name] in (True, on) else None
     if values["tasks"] in (None, [], (), ""):
         raise UserError("choose at least one task: MLM, NSP or both")
     if values["epochs"] in (0, "", None):  # an empty or zero box: no limit but the time

@@ -99,6 +99,8 @@ class TrainView:
         rows = [("MLM accuracy", m["mlm_accuracy"], "pct"), ("most-frequent-piece baseline", m["baseline_accuracy"], "pct"),
                 ("MLM perplexity", m["mlm_perplexity"], "num"), ("whole-word accuracy", m["word_accuracy"], "pct"),
                 ("NSP accuracy (chance 50%)", m["nsp_accuracy"], "pct")]
+        if m.get("minimal_pair_accuracy") is not None:
+            rows.append((f"minimal pairs known (of {m['minimal_pairs']:,}; chance 50%)", m["minimal_pair_accuracy"], "pct"))
         cells = "\n".join(f"| {name} | {'–' if v is None else (f'{v:.1%}' if kind == 'pct' else f'{v:.2f}')} |"
                           for name, v, kind in rows)
         return f"**{label}**\n\n| metric | value |\n|---|---|\n{cells}"

@@ -153,7 +153,8 @@ def evaluation(run: Run, state: RunState, probes, final: bool) -> Iterator[Eval 
     """Score the held-out sentences, at BERT's 15% (not the training rate), the same sentences every
     time; show one of them masked; answer the probes."""
     model, tokenizer, config = run.model, run.tokenizer, run.config
-    metrics = evaluate(model, tokenizer, run.data.held_out, config.seed, config.tasks, max_sentences=config.eval_sentences)
+    metrics = evaluate(model, tokenizer, run.data.held_out, config.seed, config.tasks, max_sentences=config.eval_sentences,
+                       pairs=run.pairs)
     state.eval_history.append({"step": state.step, **metrics.to_dict()})
     yield Eval(state.step, metrics, final)
     if "mlm" in config.tasks:

@@ -30,7 +30,8 @@ def scalars(event) -> tuple[int, dict[str, float]] | None:
                   "train/lr": event.lr, "train/tokens_per_sec": event.tokens_per_sec}
     elif isinstance(event, Eval):
         values = {f"eval/{k}": v for k, v in event.metrics.to_dict().items()
-                  if k in ("mlm_accuracy", "mlm_loss", "mlm_perplexity", "word_accuracy", "nsp_accuracy")}
+                  if k in ("mlm_accuracy", "mlm_loss", "mlm_perplexity", "word_accuracy", "nsp_accuracy",
+                           "minimal_pair_accuracy")}
     else:
         return None
     return event.step, {k: float(v) for k, v in values.items() if v is not None}

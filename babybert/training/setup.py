@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from babybert.analysis.grammar import MinimalPair, check_fits, pairs_to_watch
 from babybert.analysis.vocabulary import ids_stats
 from babybert.bert.checkpoint import Checkpoint, load_checkpoint
 from babybert.bert.model import BabyBert
@@ -153,6 +154,7 @@ class Run:
     bf16: bool  # bf16 autocast (see use_bf16): products in bfloat16, weights and optimizer in float32
     out_dir: Path | None
     origin: Origin
+    pairs: list[MinimalPair] | None = None  # judged at every evaluation (TrainConfig.minimal_pairs)
 
     @property
     def max_len(self) -> int:
@@ -222,12 +224,15 @@ def set_up(documents: list[Document] | str | Path, model_config: ModelConfig, co
     """The model (a checkpoint's, or new and sized to the tokenizer), the data it trains on, and
     what steps run through. `resumed`: the training state of the run `resume` goes on with."""
     bf16 = use_bf16(config.precision, device)  # (refused before minutes go into the data)
+    pairs = pairs_to_watch(config.minimal_pairs)  # (a bad file too)
     model, tokenizer, model_config = start_model(origin.init, model_config, origin.tokenizer, resumed is not None)
     max_len = model_config.max_position_embeddings
     data = prepare_data(documents, tokenizer, max_len, config, world, cache_dir, progress if world.main else None)
     if resumed is not None and resumed["corpus"] != data.fingerprint:
         raise UserError(f"this corpus is not the one the run in {resume} was trained on; resume it with the same "
                         "corpus, or start a new run from its weights with --init")
+    if pairs:
+        check_fits(pairs, data.tokenizer, max_len)
     if model is None:
         model_config.vocab_size = len(data.tokenizer)
         model = BabyBert(model_config)  # its initial weights: torch's global generator
@@ -237,7 +242,7 @@ def set_up(documents: list[Document] | str | Path, model_config: ModelConfig, co
             raise UserError("the ranks built different vocabularies: give every rank the same corpus file")
     trained = distribute(model, config, world, device)
     return Run(config, world, device, data, SpecialIds.from_tokenizer(data.tokenizer), model, trained,
-               Limits.of(data.train, config), bf16, Path(out_dir) if out_dir is not None else None, origin)
+               Limits.of(data.train, config), bf16, Path(out_dir) if out_dir is not None else None, origin, pairs)
 
 
 __all__ = ["CPU_BUCKETS", "Data", "Limits", "Origin", "Run", "buckets", "fast_bf16", "pick_device", "prepare_data",
