@@ -76,12 +76,28 @@ def test_report_is_consistent(report):
     assert row["word_ratio"] == pytest.approx(row["babybert"]["word_accuracy"] / max(row["recipe"]["word_accuracy"], 1e-9))
 
 
-def test_cli_quality_bench_prints_json(tmp_path, corpus_text, capsys):
+def test_cli_quality_bench_prints_json_with_minimal_pairs_for_every_contender(tmp_path, corpus_text, capsys):
+    from babybert.bench.quality import CONTENDERS, print_quality_report
     path = tmp_path / "animals.txt"
     path.write_text(corpus_text)
-    assert main(["bench", "--only", "quality", "--corpus", str(path), "--budgets", "1", "--json"]) == 0
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [("every morning the cow says moo.", "morning every cow the moo says.", "syntax"),
+            ("the dog eats some meat.", "the dog eat some meat.", "morphology"),
+            ("the owl sleeps in the tree.", "the owl sleep in the tree.", "morphology")]
+    pairs.write_text("".join(json.dumps({"sentence_good": g, "sentence_bad": b, "field": f, "UID": f}) + "\n"
+                             for g, b, f in rows))
+    assert main(["bench", "--only", "quality", "--corpus", str(path), "--budgets", "1", "--pairs", str(pairs),
+                 "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [r["budget"] for r in out["quality"]["rows"]] == [1]
+    (row,) = out["quality"]["rows"]
+    assert row["budget"] == 1
+    for name in CONTENDERS:
+        known = row[name]["minimal_pairs"]
+        assert known["pairs"] == 3 and set(known["by_field"]) == {"syntax", "morphology"}
+        by_field = known["by_field"]["syntax"] * 1 + known["by_field"]["morphology"] * 2
+        assert known["accuracy"] == pytest.approx(by_field / 3)  # the fields add up to the whole
+    report = print_quality_report(out["quality"])
+    assert "minimal pairs (3, by pseudo-log-likelihood; chance 50%)" in report
 
 
 def test_cli_rejects_bad_budgets(capsys):

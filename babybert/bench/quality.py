@@ -31,6 +31,7 @@ from babybert.bench.throughput import BERT_DEFAULTS, recipe_trainer
 from babybert.bert.checkpoint import load_checkpoint, save_checkpoint
 from babybert.config import ModelConfig, TrainConfig
 from babybert.data.corpus import Document, read_corpus, split_corpus
+from babybert.analysis.grammar import MinimalPair, score_pairs
 from babybert.analysis.evaluate import evaluate
 from babybert.training.events import Done
 from babybert.training.loop import train
@@ -158,10 +159,12 @@ def contender_run(name: str, corpus: str, budget: float, seed: int, folder: str)
     return facts
 
 
-def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=print) -> dict:
+def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=print,
+                      pairs: list[MinimalPair] | None = None) -> dict:
     """Each contender trains in a fresh process, one at a time: a run that follows another in the
     same process trained up to ~12% slower (the allocator's and oneDNN's state the first one left),
-    which would favour whoever runs first. All are then scored here, by the same code."""
+    which would favour whoever runs first. All are then scored here, by the same code; with `pairs`
+    (grammar.py) also on minimal pairs, by pseudo-log-likelihood."""
     path = Path(corpus)
     documents = read_corpus(path)
     _, held_out = split_corpus(documents)
@@ -172,8 +175,13 @@ def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=
             facts = pool.apply(contender_run, (name, str(path), budget, seed, folder))
             ckpt = load_checkpoint(folder)
         m = {**score(ckpt.model, ckpt.tokenizer, held_out, seed), **facts}
+        if pairs:
+            known = score_pairs(ckpt.model, ckpt.tokenizer, pairs)
+            m["minimal_pairs"] = {"accuracy": known.overall.value, "pairs": known.overall.pairs,
+                                  "by_field": {k: v.value for k, v in known.by_field.items()}}
         stopped = f", stopped by {m['stop_reason']} after {m['epochs']:g} epochs" if m.get("stop_reason") not in (None, "time_budget") else ""
         log(f"  {path.name} {budget:>4g} s  {name:<10} whole-word {m['word_accuracy']:6.1%}  NSP {m['nsp_accuracy']:6.1%}"
+            f"{'  minimal pairs ' + format(m['minimal_pairs']['accuracy'], '6.1%') if pairs else ''}"
             f"  ({m['steps']:,} steps, {m['tokens_per_s']:,.0f} tokens/s{stopped})")
         return m
 
@@ -207,4 +215,10 @@ def print_quality_report(report: dict) -> str:
                      f"{h['word_accuracy']:6.1%}            {r['word_ratio_tuned peer']:5.2f}x     {r['word_ratio']:5.2f}x"
                      f"  |     {b['nsp_accuracy']:6.1%} {p['nsp_accuracy']:6.1%} {h['nsp_accuracy']:6.1%}"
                      f"  |   {reach(t['tuned peer']):>6} {reach(t['recipe']):>6}")
+    if all("minimal_pairs" in r["babybert"] for r in report["rows"]):
+        n = report["rows"][0]["babybert"]["minimal_pairs"]["pairs"]
+        lines.append(f"  minimal pairs ({n:,}, by pseudo-log-likelihood; chance 50%): babybert  tuned peer  recipe")
+        for r in report["rows"]:
+            cells = "  ".join(f"{r[c]['minimal_pairs']['accuracy']:8.1%}" for c in CONTENDERS)
+            lines.append(f"  {r['budget']:>5g} s                                              {cells}")
     return "\n".join(lines)

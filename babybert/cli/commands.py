@@ -124,17 +124,23 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def cmd_minimal_pairs(args) -> int:
-    from babybert.analysis.grammar import is_pairs_file, read_pairs, score_pairs
-    from babybert.bert.checkpoint import load_checkpoint
+def load_pairs(spec: str, max_pairs: int | None, endpoint: str | None = None, token: str | None = None,
+               progress: bool = True):
+    """Minimal pairs from a local file or a Hub dataset (OWNER/NAME[:CONFIG])."""
+    from babybert.analysis.grammar import is_pairs_file, read_pairs
     from babybert.hub.pairs import pairs_from_dataset
 
+    if is_pairs_file(spec):
+        return read_pairs(spec, max_pairs)
+    return pairs_from_dataset(spec, max_pairs=max_pairs, endpoint=endpoint, token=token, progress=progress)
+
+
+def cmd_minimal_pairs(args) -> int:
+    from babybert.analysis.grammar import score_pairs
+    from babybert.bert.checkpoint import load_checkpoint
+
     ckpt = load_checkpoint(args.checkpoint)
-    if is_pairs_file(args.pairs):
-        pairs = read_pairs(args.pairs, args.max_pairs)
-    else:
-        pairs = pairs_from_dataset(args.pairs, max_pairs=args.max_pairs, endpoint=args.endpoint, token=args.token,
-                                   progress=not args.json)
+    pairs = load_pairs(args.pairs, args.max_pairs, args.endpoint, args.token, progress=not args.json)
     results = score_pairs(ckpt.model, ckpt.tokenizer, pairs, args.metric, progress=not args.json)
     if args.json:
         print(json.dumps(results.to_dict()))
@@ -188,7 +194,9 @@ def cmd_bench(args) -> int:
     if args.only == "quality":
         from babybert.bench.quality import print_quality_report, run_quality_bench
         corpus = args.corpus or DEFAULT_CORPUS
-        reports["quality"] = report = run_quality_bench(corpus, args.budgets, log=lambda line: print(line, file=sys.stderr, flush=True))
+        pairs = load_pairs(args.pairs, args.max_pairs, progress=not args.json) if args.pairs else None
+        reports["quality"] = report = run_quality_bench(corpus, args.budgets, pairs=pairs,
+                                                        log=lambda line: print(line, file=sys.stderr, flush=True))
         if not args.json:
             print(print_quality_report(report), flush=True)
     if args.only in (None, "throughput"):

@@ -305,6 +305,10 @@ def bench_parser(p: argparse.ArgumentParser) -> None:
                         "next-sentence latency")
     p.add_argument("--budgets", type=budgets, default=(60, 180), metavar="SECONDS,...",
                    help="quality: training budgets in seconds (default 60,180)")
+    p.add_argument("--pairs", metavar="FILE_OR_DATASET",
+                   help="quality: also judge these minimal pairs for every contender, by pseudo-log-likelihood (a "
+                        "file or a Hub dataset, as minimal-pairs takes them)")
+    p.add_argument("--max-pairs", type=positive_int, metavar="N", help="quality: the first N pairs of each phenomenon")
     p.add_argument("--steps", type=positive_int, default=30, help="throughput: timed steps per round (default 30)")
     p.add_argument("--rounds", type=positive_int, default=3, help="throughput: alternating rounds (default 3)")
     p.add_argument("--app-budget", type=positive_float, default=20,
