@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from babybert import load_checkpoint
 from babybert.analysis.grammar import (Accuracy, MinimalPair, compare, first_of_each, is_pairs_file, read_pairs,
@@ -46,6 +47,15 @@ def test_a_sentence_scores_the_same_alone_or_in_any_batch(ckpt):
         alone = score_sentences(ckpt.model, ckpt.tokenizer, [s])[0]
         assert alone.tokens == batched.tokens
         assert alone.logprobs == pytest.approx(batched.logprobs, abs=1e-5)
+
+
+def test_bf16_products_change_the_numbers_only_slightly(ckpt):
+    sentences = KNOWN + SCRAMBLED
+    exact = score_sentences(ckpt.model, ckpt.tokenizer, sentences)
+    fast = score_sentences(ckpt.model, ckpt.tokenizer, sentences, bf16=True)
+    for e, f in zip(exact, fast):
+        assert f.tokens == e.tokens and f.pll == pytest.approx(e.pll, rel=0.05, abs=0.2)
+    assert next(ckpt.model.parameters()).dtype == torch.float32
 
 
 def test_every_piece_is_scored_once_and_specials_never(ckpt):
@@ -188,9 +198,9 @@ def test_the_cli_prints_fields_and_overall_and_json_last(checkpoint_dir, tmp_pat
     path = tmp_path / "pairs.jsonl"
     rows = [{"sentence_good": g, "sentence_bad": b, "UID": "order", "field": "syntax"} for g, b in zip(KNOWN, SCRAMBLED)]
     path.write_bytes(jsonl(rows + [{**ROWS[0], "UID": "agreement"}]))
-    assert main(["minimal-pairs", str(checkpoint_dir), "--pairs", str(path)]) == 0
+    assert main(["minimal-pairs", str(checkpoint_dir), "--pairs", str(path), "--precision", "fp32"]) == 0
     out = capsys.readouterr().out
-    assert "4 minimal pairs (2 phenomena)" in out
+    assert "4 minimal pairs (2 phenomena)" in out and "(original, fp32)" in out
     assert [line.split()[:2] for line in out.splitlines()[2:5]] == [["morphology", "1"], ["syntax", "3"], ["overall", "4"]]
     assert out.splitlines()[3].split()[:3] == ["syntax", "3", "100.0%"] and "chance: 50.0%" in out
     assert main(["minimal-pairs", str(checkpoint_dir), "--pairs", str(path), "--json", "--max-pairs", "2",

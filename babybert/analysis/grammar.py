@@ -72,13 +72,13 @@ class PairResults:
                 "by_phenomenon": {k: v.to_dict() for k, v in self.by_phenomenon.items()}}
 
 
-def score_pairs(model, tokenizer, pairs: list[MinimalPair], metric: str = "original",
-                progress: bool = False) -> PairResults:
+def score_pairs(model, tokenizer, pairs: list[MinimalPair], metric: str = "original", progress: bool = False,
+                bf16: bool = False) -> PairResults:
     """A pair counts as known when the good sentence's PLL is strictly higher (a tie is not)."""
     check_metric(metric)
     if not pairs:
         raise UserError("there are no minimal pairs to score")
-    scores = score_sentences(model, tokenizer, [s for p in pairs for s in (p.good, p.bad)], metric, progress)
+    scores = score_sentences(model, tokenizer, [s for p in pairs for s in (p.good, p.bad)], metric, progress, bf16)
     right = [scores[2 * i].pll > scores[2 * i + 1].pll for i in range(len(pairs))]
     groups = {"field": defaultdict(lambda: [0, 0]), "phenomenon": defaultdict(lambda: [0, 0])}
     for pair, ok in zip(pairs, right):

@@ -138,16 +138,18 @@ def load_pairs(spec: str, max_pairs: int | None, endpoint: str | None = None, to
 def cmd_minimal_pairs(args) -> int:
     from babybert.analysis.grammar import score_pairs
     from babybert.bert.checkpoint import load_checkpoint
+    from babybert.training.setup import use_bf16
 
     ckpt = load_checkpoint(args.checkpoint)
+    bf16 = use_bf16(args.precision, next(ckpt.model.parameters()).device)
     pairs = load_pairs(args.pairs, args.max_pairs, args.endpoint, args.token, progress=not args.json)
-    results = score_pairs(ckpt.model, ckpt.tokenizer, pairs, args.metric, progress=not args.json)
+    results = score_pairs(ckpt.model, ckpt.tokenizer, pairs, args.metric, progress=not args.json, bf16=bf16)
     if args.json:
         print(json.dumps(results.to_dict()))
         return 0
     phenomena = len(results.by_phenomenon)
     print(f"{len(pairs):,} minimal pairs ({phenomena} phenomen{'on' if phenomena == 1 else 'a'}) from {args.pairs}, "
-          f"judged by pseudo-log-likelihood ({args.metric}):")
+          f"judged by pseudo-log-likelihood ({args.metric}, {'bf16' if bf16 else 'fp32'}):")
     rows = [(name, acc) for name, acc in results.by_field.items()] + [("overall", results.overall)]
     width = max(len(name) for name, _ in rows)
     print(f"  {'field':<{width}}  {'pairs':>7}  accuracy  95% interval")

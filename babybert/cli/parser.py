@@ -260,6 +260,9 @@ def minimal_pairs_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", choices=PLL_METRICS, default="original",
                    help="original: mask one piece at a time (Salazar et al., 2020); within_word_l2r: also mask the "
                         "later pieces of its word (Kauf and Ivanova, 2023), fairer to words split into many pieces")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="matrix products in bfloat16 (bf16) or float32 (fp32); auto: bf16 where the CPU or GPU "
+                        "multiplies it fast, as training does (default auto)")
     hub_options(p, "a Hub dataset")
     json_option(p, '{"accuracy", "pairs", "by_field", "by_phenomenon"} on the last line')
 
