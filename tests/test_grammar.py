@@ -332,3 +332,22 @@ def test_the_app_ticks_a_box_for_the_example_pairs_and_takes_no_path():
     assert make_configs(limits)[1].minimal_pairs is None  # off unless ticked
     with pytest.raises(UserError, match="grammar check must be true or false, got '/etc/passwd'"):
         make_configs(limits, minimal_pairs="/etc/passwd")
+
+
+def test_the_example_pairs_are_what_their_generator_writes(tmp_path):
+    """examples/minimal_pairs.jsonl: 12 phenomena x 20 distinct pairs, remade byte for byte by its script."""
+    import subprocess
+    import sys
+
+    from babybert.paths import EXAMPLE_PAIRS
+    out = tmp_path / "pairs.jsonl"
+    subprocess.run([sys.executable, str(EXAMPLE_PAIRS.with_name("generate_minimal_pairs.py")), "--out", str(out)],
+                   check=True, capture_output=True)
+    assert out.read_bytes() == EXAMPLE_PAIRS.read_bytes()
+    pairs = read_pairs(EXAMPLE_PAIRS)
+    counts = {}
+    for p in pairs:
+        counts[p.phenomenon] = counts.get(p.phenomenon, 0) + 1
+        assert p.good != p.bad and p.good.endswith(".") and p.bad.endswith(".")
+    assert len(counts) == 12 and set(counts.values()) == {20} and len(set(pairs)) == 240
+    assert {p.field for p in pairs} == {"morphology", "syntax", "semantics", "syntax_semantics"}
