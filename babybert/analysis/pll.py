@@ -82,17 +82,18 @@ def score_sentences(model, tokenizer, sentences: list[str], metric: str = "origi
     scores: list[SentenceScore | None] = [None] * len(sentences)
     order = sorted(range(len(sentences)), key=lambda i: len(enc["input_ids"][i]))  # like lengths share a pass
     chunk: list[int] = []
+    rows = 0  # the chunk's masked copies: one per piece
     bar = tqdm(total=len(sentences), unit="sentence", desc="scoring", disable=not progress)
     for k, i in enumerate(order):
         chunk.append(i)
         length = len(enc["input_ids"][i])
-        rows = sum(len(enc["input_ids"][j]) - 2 for j in chunk)
+        rows += length - 2
         following = len(enc["input_ids"][order[k + 1]]) if k + 1 < len(order) else None
         if following is None or (rows + following - 2) * max(length, following) > ROWS_TOKENS:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 _score_chunk(model, tokenizer, enc, sentences, chunk, metric, device, scores)
             bar.update(len(chunk))
-            chunk = []
+            chunk, rows = [], 0
     bar.close()
     model.train(was_training)
     return scores
