@@ -351,3 +351,14 @@ def test_the_example_pairs_are_what_their_generator_writes(tmp_path):
         assert p.good != p.bad and p.good.endswith(".") and p.bad.endswith(".")
     assert len(counts) == 12 and set(counts.values()) == {20} and len(set(pairs)) == 240
     assert {p.field for p in pairs} == {"morphology", "syntax", "semantics", "syntax_semantics"}
+
+
+def test_a_bert_made_by_transformers_in_googles_layout_is_scored_the_same(tmp_path):
+    """config.json, weights and a classic vocab.txt (no tokenizer.json), as google/bert_uncased_* ship."""
+    from .test_hub import transformers_bert
+    _, _, folder = transformers_bert(tmp_path)
+    ckpt = load_checkpoint(folder)
+    sentences = ["the cow says moo.", "the dog says woof, the cat says meow.", "a cow lives in a barn."]
+    for metric in ("original", "within_word_l2r"):
+        ours = [s.pll for s in score_sentences(ckpt.model, ckpt.tokenizer, sentences, metric)]
+        assert ours == pytest.approx(independent_scorer.pseudo_log_likelihoods(folder, sentences, metric), abs=1e-4)
