@@ -93,7 +93,7 @@ def test_cli_quality_bench_prints_json_with_minimal_pairs_for_every_contender(tm
     assert row["budget"] == 1
     for name in CONTENDERS:
         known = row[name]["minimal_pairs"]
-        assert known["pairs"] == 3 and set(known["by_field"]) == {"syntax", "morphology"}
+        assert known["pairs"] == 3 and set(known["by_field"]) == {"syntax", "morphology"} == set(known["by_phenomenon"])
         by_field = known["by_field"]["syntax"] * 1 + known["by_field"]["morphology"] * 2
         assert known["accuracy"] == pytest.approx(by_field / 3)  # the fields add up to the whole
     report = print_quality_report(out["quality"])

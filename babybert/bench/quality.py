@@ -178,7 +178,8 @@ def run_quality_bench(corpus: str | Path, budgets=(60, 180), seed: int = 0, log=
         if pairs:
             known = score_pairs(ckpt.model, ckpt.tokenizer, pairs)
             m["minimal_pairs"] = {"accuracy": known.overall.value, "pairs": known.overall.pairs,
-                                  "by_field": {k: v.value for k, v in known.by_field.items()}}
+                                  "by_field": {k: v.value for k, v in known.by_field.items()},
+                                  "by_phenomenon": {k: v.value for k, v in known.by_phenomenon.items()}}
         stopped = f", stopped by {m['stop_reason']} after {m['epochs']:g} epochs" if m.get("stop_reason") not in (None, "time_budget") else ""
         log(f"  {path.name} {budget:>4g} s  {name:<10} whole-word {m['word_accuracy']:6.1%}  NSP {m['nsp_accuracy']:6.1%}"
             f"{'  minimal pairs ' + format(m['minimal_pairs']['accuracy'], '6.1%') if pairs else ''}"
