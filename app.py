@@ -829,7 +829,7 @@ def minimal_pair_panel(which: gr.Dropdown) -> None:
         judge = gr.Button("Which is more natural?", variant="primary")
     note = gr.Markdown()
     verdict = gr.Markdown(elem_id="pair-verdict")
-    plot = gr.Plot(label="Each piece's log-probability", elem_id="pair-plot")
+    plot = gr.Plot(label="Each piece's log-probability", show_label=False, elem_id="pair-plot")
     raw = gr.JSON(label="JSON", visible=False)
     gr.Examples([[p.good, p.bad] for p in first], [a, b], label="Examples: one pair of each of 12 phenomena "
                 "(examples/minimal_pairs.jsonl; the grammatical sentence is A)", elem_id="pair-examples")

@@ -304,6 +304,9 @@ def test_a_training_judges_the_pairs_at_every_evaluation_and_records_them(docume
     info = read_json(tmp_path / "run" / INFO)
     assert info["metrics"]["minimal_pair_accuracy"] == again.overall.value
     assert [h["minimal_pairs"] for h in info["eval_history"]] == [4, 4]
+    from babybert.analysis.runs import Run, table
+    headers, rows = table([Run.from_info(info)])  # the runs table (CLI runs, the app) shows it
+    assert rows[0][headers.index("pairs acc.")] == f"{100 * again.overall.value:.1f}%"
     assert "minimal pairs known, by pseudo-log-likelihood" in (tmp_path / "run" / "README.md").read_text()
 
 

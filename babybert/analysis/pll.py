@@ -111,11 +111,20 @@ def _score_chunk(model, tokenizer, enc, sentences, chunk, metric, device, scores
         target[torch.arange(offset, offset + n), torch.arange(1, n + 1)] = True
         offset += n
     truth = torch.cat([torch.tensor(enc["input_ids"][i][1:-1]) for i in chunk])
+    per = max(1, ROWS_TOKENS // T)  # rows per pass: every pass of this length has the same shape
     logprobs = []
-    for part in torch.arange(rows.size(0)).split(max(1, ROWS_TOKENS // T)):  # a long sentence: its rows in parts
-        x = rows[part].to(device)
-        logits = model(x, torch.zeros_like(x), attention_mask[part].to(device),
-                       mlm_mask=target[part].to(device)).mlm_logits  # (rows, V), in row order
+    for part in torch.arange(rows.size(0)).split(per):  # (a long sentence: its rows in several passes)
+        n = len(part)
+        size = per if 2 * n >= per else min(per, -(-n // 64) * 64)  # a full pass's shape, or a multiple of 64
+        spare = size - n
+        # spare rows (only [CLS] attended, nothing scored) keep the shapes few, so oneDNN compiles each
+        # product's kernel once, not for every pass (~1-2 ms a kernel in bf16: see training/setup.py, buckets)
+        x = F.pad(rows[part], (0, 0, 0, spare), value=tokenizer.pad_token_id)
+        keys = F.pad(attention_mask[part], (0, 0, 0, spare))
+        keys[n:, 0] = 1
+        scored = F.pad(target[part], (0, 0, 0, spare))
+        logits = model(x.to(device), torch.zeros_like(x).to(device), keys.to(device), mlm_mask=scored.to(device),
+                       rows_multiple=size).mlm_logits  # (n, V), in row order
         logprobs += F.log_softmax(logits.float(), dim=-1).gather(1, truth[part].to(device)[:, None])[:, 0].tolist()
     offset = 0
     for i, (r, _) in zip(chunk, parts):

@@ -60,7 +60,8 @@ class Run:
         # the vocabulary asked for (a small corpus may give fewer pieces: the parameters column tells)
         settings["vocab_size"] = t.get("vocab_size", m.get("vocab_size"))
         settings["tasks"] = "+".join(x.upper() for x in t.get("tasks", ()))
-        results = {**{k: metrics.get(k) for k in ("mlm_accuracy", "word_accuracy", "nsp_accuracy", "mlm_perplexity")},
+        results = {**{k: metrics.get(k) for k in ("mlm_accuracy", "word_accuracy", "nsp_accuracy", "minimal_pair_accuracy",
+                                                 "mlm_perplexity")},
                    "steps": info.get("steps"), "seconds": info.get("train_seconds"),
                    "tokens_per_sec": info.get("tokens_per_sec"), "num_parameters": info.get("num_parameters")}
         return cls(name or info.get("name") or "run", settings, results, list(info.get("history") or []),
