@@ -820,8 +820,8 @@ def minimal_pair_panel(which: gr.Dropdown) -> None:
                 "grammar point gives the grammatical sentence the higher score; chance is 50%.")
     first = first_of_each(example_pairs(), 1)
     with gr.Row():
-        a = gr.Textbox(first[0].good, label="Sentence A", elem_id="pair-a")
-        b = gr.Textbox(first[0].bad, label="Sentence B", elem_id="pair-b")
+        a = gr.Textbox(first[0].good, label="Minimal pair: A", elem_id="pair-a")
+        b = gr.Textbox(first[0].bad, label="Minimal pair: B", elem_id="pair-b")
     with gr.Row():
         draw = gr.Button("Another pair")
         metric = gr.Radio(list(PLL_METRICS), value="original", label="PLL",

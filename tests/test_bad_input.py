@@ -28,7 +28,8 @@ MAX_CHARS = 150_000  # the server's corpus limit in these tests (BABYBERT_MAX_CO
 GOOD = animal_corpus(12)
 TRAIN = dict(corpus=GOOD, tasks=["MLM", "NSP"], vocab_size=256, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
              intermediate_size=64, max_position_embeddings=32, batch_size=16, epochs=200, lr=3e-3, mask_prob=0.15, time_budget=2,
-             seed=0, start_from="scratch", probes="", tokenizer_from="corpus", tokenizer_repo="", overlay=True)
+             seed=0, minimal_pairs=False, start_from="scratch", probes="", tokenizer_from="corpus", tokenizer_repo="",
+             overlay=True)
 QUESTION = "every morning the cow says [MASK]."
 
 

@@ -239,6 +239,18 @@ def test_next_sentence_with_examples_from_the_models_text(page):
     shot(page, "next-sentence")
 
 
+def test_which_is_more_natural_draws_each_piece_and_another_pair_swaps_in(page):
+    open_tab(page, "Next sentence")
+    page.get_by_label("Minimal pair: A").fill("every morning the cow says moo.")
+    page.get_by_label("Minimal pair: B").fill("morning every cow the moo says.")
+    page.get_by_role("button", name="Which is more natural?").click()
+    expect(page.locator("#pair-verdict")).to_contain_text("A is more natural")  # the trained model's own sentence
+    expect(page.locator("#pair-plot img, #pair-plot svg").first).to_be_visible()
+    page.get_by_role("button", name="Another pair").click()
+    expect(page.get_by_text("The grammatical sentence is")).to_be_visible()
+    assert page.get_by_label("Minimal pair: A").input_value() != "every morning the cow says moo."
+
+
 def test_model_tab_draws_the_diagram_and_attention(page):
     open_tab(page, "Model")
     expect(page.locator("#architecture img")).to_be_visible()  # the drawn figure (a spinner is an svg)
