@@ -827,7 +827,7 @@ def minimal_pair_panel(which: gr.Dropdown) -> None:
         metric = gr.Radio(list(PLL_METRICS), value="original", label="PLL",
                           info="within_word_l2r also masks the rest of a word split into pieces (fairer to rare words)")
         judge = gr.Button("Which is more natural?", variant="primary")
-    note = gr.Markdown()
+    note = gr.Markdown(elem_id="pair-note")
     verdict = gr.Markdown(elem_id="pair-verdict")
     plot = gr.Plot(label="Each piece's log-probability", show_label=False, elem_id="pair-plot")
     raw = gr.JSON(label="JSON", visible=False)

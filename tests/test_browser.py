@@ -247,7 +247,7 @@ def test_which_is_more_natural_draws_each_piece_and_another_pair_swaps_in(page):
     expect(page.locator("#pair-verdict")).to_contain_text("A is more natural")  # the trained model's own sentence
     expect(page.locator("#pair-plot img")).to_be_visible()  # the drawn figure (a spinner is an svg)
     page.get_by_role("button", name="Another pair").click()
-    expect(page.get_by_text("The grammatical sentence is")).to_be_visible()
+    expect(page.locator("#pair-note")).to_contain_text("The grammatical sentence is")
     assert page.get_by_label("Minimal pair: A").input_value() != "every morning the cow says moo."
 
 
