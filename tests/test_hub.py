@@ -210,7 +210,8 @@ def test_deploy_space_uploads_exactly_what_the_space_needs(hub):
     assert set(remote) == {".gitattributes", *space_files()}
     names = set(space_files())
     assert {"app.py", "requirements.txt", "README.md", "babybert/__init__.py", "babybert/hub/repos.py",
-            "examples/world_facts.txt", "checkpoints/babybert-default/model.safetensors"} <= names
+            "examples/world_facts.txt", "examples/minimal_pairs.jsonl",  # the pair panel reads it at start
+            "checkpoints/babybert-default/model.safetensors"} <= names
     package = Path(__file__).resolve().parent.parent / "babybert"
     assert {f"babybert/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")} <= names  # every layer
     assert not any(n.startswith(("tests/", "docs/", ".ci/", "runs/")) or "__pycache__" in n for n in names)

@@ -11,7 +11,7 @@ from babybert.hub.repos import HubError, PushResult, _ensure_repo, _write_token,
 from babybert.paths import ROOT
 
 
-SPACE_FILES = ["app.py", "requirements.txt", "README.md", "babybert/**/*.py", "examples/*.txt", "examples/*.py",
+SPACE_FILES = ["app.py", "requirements.txt", "README.md", "babybert/**/*.py", "examples/*.txt", "examples/*.jsonl", "examples/*.py",
                "examples/README.md", "checkpoints/babybert-default/*"]
 
 
