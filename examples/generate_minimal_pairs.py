@@ -51,20 +51,22 @@ def phenomena(rng: random.Random) -> dict[tuple[str, str, str], callable]:
     """(UID, field, linguistics_term) -> a function that makes one (good, bad) pair."""
     pick = rng.choice
 
+    def either(one: tuple[str, str], other: tuple[str, str]) -> tuple[str, str]:
+        """One of two (good, bad) forms of a pair, by a coin toss (singular or plural, he or she)."""
+        return one if rng.random() < 0.5 else other
+
     def determiner_noun():
         sg, pl = pick(THINGS)
         who = the(pick(PEOPLE)[0])
-        if rng.random() < 0.5:
-            return f"{who} saw this {sg}.", f"{who} saw this {pl}."
-        return f"{who} saw these {pl}.", f"{who} saw these {sg}."
+        return either((f"{who} saw this {sg}.", f"{who} saw this {pl}."),
+                      (f"{who} saw these {pl}.", f"{who} saw these {sg}."))
 
     def subject_verb():
         sg, pl = pick(ANIMALS)
         s, p = pick(ACTIONS)
         place = pick(PLACES)
-        if rng.random() < 0.5:
-            return f"the {sg} {s} {place}.", f"the {sg} {p} {place}."
-        return f"the {pl} {p} {place}.", f"the {pl} {s} {place}."
+        return either((f"the {sg} {s} {place}.", f"the {sg} {p} {place}."),
+                      (f"the {pl} {p} {place}.", f"the {pl} {s} {place}."))
 
     def participle():
         good, bad, rest = pick(PARTICIPLES)
@@ -83,17 +85,16 @@ def phenomena(rng: random.Random) -> dict[tuple[str, str, str], callable]:
         verb = pick(SELF_VERBS)
         sg, pl = pick(PEOPLE[:9])  # "the child ... themselves" is fine in English: leave children out
         own = "herself" if sg in ("girl",) else "himself" if sg in ("boy",) else pick(["himself", "herself"])
-        if rng.random() < 0.5:
-            return f"the {pl} {verb} themselves.", f"the {pl} {verb} {own}."
-        return f"the {sg} {verb} {own}.", f"the {sg} {verb} themselves."
+        return either((f"the {pl} {verb} themselves.", f"the {pl} {verb} {own}."),
+                      (f"the {sg} {verb} {own}.", f"the {sg} {verb} themselves."))
 
     def distractor():
         many, one = pick(RELATIONAL)
         other, others = pick(PEOPLE)
         state = pick(STATES)
-        if rng.random() < 0.5:  # the verb agrees with the head noun, not with the noun next to it
-            return f"the {many} of the {other} are {state}.", f"the {many} of the {other} is {state}."
-        return f"the {one} of the {others} is {state}.", f"the {one} of the {others} are {state}."
+        # the verb agrees with the head noun, not with the noun next to it
+        return either((f"the {many} of the {other} are {state}.", f"the {many} of the {other} is {state}."),
+                      (f"the {one} of the {others} is {state}.", f"the {one} of the {others} are {state}."))
 
     def transitive():
         who, thing = the(pick(PEOPLE)[0]), the(pick(THINGS)[0])
@@ -122,9 +123,8 @@ def phenomena(rng: random.Random) -> dict[tuple[str, str, str], callable]:
     def principle_a_domain():
         man, woman = pick(MEN), pick(WOMEN)
         said, verb = pick(["said", "thought", "knew", "heard"]), pick(SELF_VERBS)
-        if rng.random() < 0.5:
-            return f"the {man} {said} that the {woman} {verb} herself.", f"the {man} {said} that the {woman} {verb} himself."
-        return f"the {woman} {said} that the {man} {verb} himself.", f"the {woman} {said} that the {man} {verb} herself."
+        first, second = f"the {man} {said} that the {woman} {verb}", f"the {woman} {said} that the {man} {verb}"
+        return either((f"{first} herself.", f"{first} himself."), (f"{second} himself.", f"{second} herself."))
 
     return {
         ("determiner_noun_agreement_1", "morphology", "determiner_noun_agreement"): determiner_noun,

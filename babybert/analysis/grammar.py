@@ -101,8 +101,7 @@ class Verdict:
 
     def objection(self, which: str) -> int:
         """The index of the piece of sentence `which` ("A" or "B") the model finds least likely."""
-        s = self.a if which == "A" else self.b
-        return min(range(len(s.logprobs)), key=s.logprobs.__getitem__)
+        return (self.a if which == "A" else self.b).least_likely
 
 
 def compare(model, tokenizer, a: str, b: str, metric: str = "original") -> Verdict:

@@ -35,6 +35,11 @@ class SentenceScore:
     def pll(self) -> float:
         return sum(self.logprobs)
 
+    @property
+    def least_likely(self) -> int:
+        """The index of the piece the model finds least likely: the word it objects to."""
+        return min(range(len(self.logprobs)), key=self.logprobs.__getitem__)
+
 
 def check_metric(metric: str) -> str:
     if metric not in PLL_METRICS:

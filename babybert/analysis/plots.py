@@ -295,8 +295,7 @@ def pll_figure(a, b, labels: tuple[str, str] = ("A", "B")) -> Figure:
     lowest = min(min(s.logprobs) for s in (a, b))
     for row, (s, label) in enumerate(zip((a, b), labels)):
         ax = fig.add_subplot(2, 1, row + 1)
-        worst = min(range(len(s.logprobs)), key=s.logprobs.__getitem__)
-        colors = ["#d62728" if i == worst else "#1f77b4" for i in range(len(s.logprobs))]
+        colors = ["#d62728" if i == s.least_likely else "#1f77b4" for i in range(len(s.logprobs))]
         ax.bar(range(len(s.tokens)), s.logprobs, color=colors)
         ax.set_xticks(range(len(s.tokens)), s.tokens, fontsize=9, rotation=30 if len(s.tokens) > 12 else 0)
         ax.set_ylim(min(lowest * 1.1, -1.0), 0)
