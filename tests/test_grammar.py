@@ -68,12 +68,17 @@ def test_every_piece_is_scored_once_and_specials_never(ckpt):
 
 
 def test_the_masked_copies_hide_the_piece_and_for_l2r_the_rest_of_its_word():
-    # [CLS] un ##hap ##py cat [SEP]: word 0 has three pieces, word 1 one
-    ids, words, MASK = [2, 10, 11, 12, 13, 3], [None, 0, 0, 0, 1, None], 4
-    rows, hidden = masked_rows(ids, words, MASK, "original")
-    assert rows.tolist() == [[2, 4, 11, 12, 13, 3], [2, 10, 4, 12, 13, 3], [2, 10, 11, 4, 13, 3], [2, 10, 11, 12, 4, 3]]
-    rows, hidden = masked_rows(ids, words, MASK, "within_word_l2r")
-    assert rows.tolist() == [[2, 4, 4, 4, 13, 3], [2, 10, 4, 4, 13, 3], [2, 10, 11, 4, 13, 3], [2, 10, 11, 12, 4, 3]]
+    # [CLS] un ##hap ##py cat [SEP]: word 0 has three pieces, word 1 one; then [CLS] dog [SEP] [PAD] [PAD] [PAD]
+    ids = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 3, 0, 0, 0]])
+    words = torch.tensor([[-1, 0, 0, 0, 1, -1], [-1, 0, -1, -1, -1, -1]])
+    lengths, MASK = torch.tensor([6, 3]), 4
+    rows, hidden, sentence, target = masked_rows(ids, lengths, words, MASK, "original")
+    assert rows.tolist() == [[2, 4, 11, 12, 13, 3], [2, 10, 4, 12, 13, 3], [2, 10, 11, 4, 13, 3], [2, 10, 11, 12, 4, 3],
+                             [2, 4, 3, 0, 0, 0]]
+    assert sentence.tolist() == [0, 0, 0, 0, 1] and target.tolist() == [1, 2, 3, 4, 1]
+    rows, hidden, _, _ = masked_rows(ids, lengths, words, MASK, "within_word_l2r")
+    assert rows.tolist() == [[2, 4, 4, 4, 13, 3], [2, 10, 4, 4, 13, 3], [2, 10, 11, 4, 13, 3], [2, 10, 11, 12, 4, 3],
+                             [2, 4, 3, 0, 0, 0]]
     assert (rows == MASK).tolist() == hidden.tolist()
 
 

@@ -6,7 +6,7 @@ from transformers import BertConfig, BertForPreTraining, pipeline
 
 from babybert import BabyBert, ModelConfig, load_checkpoint, save_checkpoint
 from babybert.bert.checkpoint import to_hf_state_dict
-from babybert.bert.model import Embeddings
+from babybert.bert.model import Embeddings, read_positions
 
 from .conftest import TINY_MODEL
 
@@ -106,6 +106,67 @@ def test_masked_rows_padded_to_a_multiple_give_the_same_logits_and_gradients(mul
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], msg=name)
+
+
+def test_last_layer_at_read_positions_only_gives_the_full_models_logits_and_gradients():
+    """The last layer runs only at [CLS] and the masked positions: the logits, NSP logits and every
+    gradient equal the full computation's, for rows with many, one or no masked positions."""
+    torch.manual_seed(0)
+    model = BabyBert(TINY_MODEL).eval()  # (no dropout, whose draws differ with the shape; gradients still flow)
+    ids, types, mask = _inputs(TINY_MODEL.vocab_size)
+    mlm_mask = torch.rand(ids.shape, generator=torch.Generator().manual_seed(2)) < 0.3
+    mlm_mask &= mask.bool()
+    mlm_mask[:, 0] = False
+    mlm_mask[1] = False  # a row with nothing masked
+    mlm_mask[2, :] = False
+    mlm_mask[2, 4] = True
+    runs = []
+    for sparse in (False, True):
+        out = model(ids, types, mask, mlm_mask=mlm_mask if sparse else None)
+        logits = out.mlm_logits if sparse else out.mlm_logits[mlm_mask]
+        (logits.logsumexp(-1).sum() + out.nsp_logits.square().sum()).backward()
+        runs.append((logits.detach(), out.nsp_logits.detach(),
+                     {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+        model.zero_grad()
+    (full, full_nsp, full_grads), (part, part_nsp, part_grads) = runs
+    torch.testing.assert_close(part, full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(part_nsp, full_nsp, atol=1e-5, rtol=1e-5)
+    assert part_grads.keys() == full_grads.keys()
+    for name in full_grads:
+        torch.testing.assert_close(part_grads[name], full_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_the_last_layers_feed_forward_sees_only_the_read_positions():
+    torch.manual_seed(0)
+    model = BabyBert(TINY_MODEL).eval()
+    ids, types, mask = _inputs(TINY_MODEL.vocab_size)
+    mlm_mask = torch.zeros_like(ids, dtype=torch.bool)
+    mlm_mask[0, 3] = mlm_mask[2, 7] = mlm_mask[2, 2] = True
+    seen = []
+    model.layers[-1].ffn_in.register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
+    model.layers[0].ffn_in.register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
+    with torch.no_grad():
+        model(ids, types, mask, mlm_mask=mlm_mask)
+    B, T = ids.shape
+    assert seen[0] == (B, T, TINY_MODEL.hidden_size)  # the first layer: every position (each is a key)
+    assert seen[1] == (B, 3, TINY_MODEL.hidden_size)  # the last: [CLS] + at most 2 masked
+
+
+def test_read_positions_put_cls_first_then_each_rows_masked_positions_in_order():
+    mlm_mask = torch.rand(5, 40, generator=torch.Generator().manual_seed(0)) < 0.35
+    mlm_mask[:, 0] = False
+    mlm_mask[3] = False
+    at = read_positions(mlm_mask)
+    K = at.size(1)
+    assert K % 8 == 0 and K >= int(mlm_mask.sum(1).max()) + 1 > 8  # above 8: padded to a multiple of 8
+    for row, positions in zip(mlm_mask, at.tolist()):
+        read = [0] + row.nonzero()[:, 0].tolist()
+        assert positions[:len(read)] == read
+        assert len(set(positions)) == K  # padding repeats no position: each is some unread one
+    assert read_positions(torch.ones(2, 12, dtype=torch.bool)).size(1) == 12  # never more than T
+    one_each = torch.zeros(5, 9, dtype=torch.bool)
+    one_each[torch.arange(5), torch.arange(1, 6)] = True  # as in a PLL pass
+    assert read_positions(one_each).tolist() == [[0, p] for p in range(1, 6)]  # up to 8: exactly as many as read
 
 
 def test_attention_under_cpu_bf16_autocast_runs_in_float32_and_agrees():

@@ -47,13 +47,21 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(H, H)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor, need_weights: bool = False):
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor, need_weights: bool = False,
+                queries: torch.Tensor | None = None):
+        """`queries` (B, K, H): attend from these vectors only (default: from every position of x)."""
         B, T, H = x.shape
-        # q, k and v in one product (the checkpoint keeps three matrices, as BERT's): fewer, larger kernels
-        w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3H, H)
-        b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
-        qkv = F.linear(x, w, b).view(B, T, 3, self.n_head, H // self.n_head).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, nh, T, hs)
+        split = lambda t: t.view(B, t.size(1), -1, self.n_head, H // self.n_head).permute(2, 0, 3, 1, 4)
+        if queries is None:
+            # q, k and v in one product (the checkpoint keeps three matrices, as BERT's): fewer, larger kernels
+            w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3H, H)
+            b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
+            q, k, v = split(F.linear(x, w, b))  # each (B, nh, T, hs)
+        else:
+            w = torch.cat([self.key.weight, self.value.weight])  # (2H, H)
+            b = torch.cat([self.key.bias, self.value.bias])
+            k, v = split(F.linear(x, w, b))  # each (B, nh, T, hs)
+            q = split(self.query(queries))[0]  # (B, nh, K, hs)
         p = self.dropout_p if self.training else 0.0
         if need_weights:  # explicit softmax, so the weights can be shown
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))  # (B, nh, T, T)
@@ -62,14 +70,15 @@ class SelfAttention(nn.Module):
         else:
             weights = None
             y = attend(q, k, v, key_mask, p)
-        y = y.transpose(1, 2).reshape(B, T, H)
+        y = y.transpose(1, 2).reshape(B, q.size(2), H)
         return self.out(y), weights
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: torch.Tensor, p: float) -> torch.Tensor:
-    """Scaled dot-product attention; under the CPU's bf16 autocast in float32, as the CPU's bf16
-    attention kernel is 3-4x slower than its float32 one at these sizes (docs/training.md, "Precision")."""
-    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+    """Scaled dot-product attention. Under the CPU's bf16 autocast a step that needs gradients runs
+    it in float32: the CPU's bf16 attention backward is 2-4x slower than float32's at these sizes
+    (docs/training.md, "Precision"). Without gradients bf16 is the faster one (1.4-3x)."""
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu") and q.requires_grad:
         with torch.autocast("cpu", enabled=False):
             return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=key_mask, dropout_p=p)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
@@ -88,11 +97,28 @@ class Layer(nn.Module):
         self.ffn_norm = nn.LayerNorm(H, eps=eps)
         self.dropout_p = config.hidden_dropout_prob
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor, need_weights: bool = False):
-        a, weights = self.attn(x, key_mask, need_weights)
-        x = self.attn_norm(x + F.dropout(a, self.dropout_p, self.training))
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor, need_weights: bool = False,
+                at: torch.Tensor | None = None):
+        """`at` (B, K) positions: compute the output there only, (B, K, H); every position still
+        serves as a key and a value. The same numbers as the full output at those positions."""
+        queries = None if at is None else x.gather(1, at[..., None].expand(-1, -1, x.size(-1)))
+        a, weights = self.attn(x, key_mask, need_weights, queries)
+        x = self.attn_norm((x if at is None else queries) + F.dropout(a, self.dropout_p, self.training))
         x = self.ffn_norm(x + F.dropout(self.ffn_out(F.gelu(self.ffn_in(x))), self.dropout_p, self.training))
         return x, weights
+
+
+def read_positions(mlm_mask: torch.Tensor, multiple: int = 8) -> torch.Tensor:
+    """(B, K): each row's [CLS] and masked positions, in order, padded with unread positions to
+    the same K (above `multiple`, a multiple of it, so few shapes). The last layer runs only there:
+    in training ~20% of the positions, in a PLL pass two per row; its output elsewhere is never read."""
+    B, T = mlm_mask.shape
+    read = mlm_mask.clone()
+    read[:, 0] = True
+    K = int(read.sum(1).max())
+    K = min(T, K if K <= multiple else K + -K % multiple)
+    ranks = torch.arange(T, device=read.device) + T * (~read)  # read positions first, each part in order
+    return ranks.argsort(dim=1)[:, :K]
 
 
 @dataclass
@@ -147,10 +173,14 @@ class BabyBert(nn.Module):
         key_mask = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T), True = may attend
         x = self.embeddings(input_ids, token_type_ids)
         attentions = [] if output_attentions else None
-        for layer in self.layers:
-            x, weights = layer(x, key_mask, output_attentions)
+        # the heads read [CLS] and the masked positions only: the last layer computes just those
+        at = read_positions(mlm_mask) if mlm_mask is not None and not output_attentions else None
+        for i, layer in enumerate(self.layers):
+            x, weights = layer(x, key_mask, output_attentions, at if i == len(self.layers) - 1 else None)
             if output_attentions:
                 attentions.append(weights)
+        if at is not None:  # x is (B, K, H) at positions `at`, [CLS] first
+            mlm_mask = mlm_mask.gather(1, at)
         pooled = torch.tanh(self.pooler(x[:, 0]))  # (B, H)
         nsp_logits = self.nsp(pooled)  # (B, 2)
         h = x[mlm_mask] if mlm_mask is not None else x  # gather first: (M, H) instead of (B, T, H)
