@@ -49,7 +49,7 @@ def test_a_sentence_scores_the_same_alone_or_in_any_batch(ckpt):
         assert alone.logprobs == pytest.approx(batched.logprobs, abs=1e-5)
 
 
-def test_bf16_products_change_the_numbers_only_slightly(ckpt):
+def test_a_bf16_copy_changes_the_numbers_only_slightly_and_leaves_the_model_float32(ckpt):
     sentences = KNOWN + SCRAMBLED
     exact = score_sentences(ckpt.model, ckpt.tokenizer, sentences)
     fast = score_sentences(ckpt.model, ckpt.tokenizer, sentences, bf16=True)

@@ -149,7 +149,7 @@ def test_the_last_layers_feed_forward_sees_only_the_read_positions():
         model(ids, types, mask, mlm_mask=mlm_mask)
     B, T = ids.shape
     assert seen[0] == (B, T, TINY_MODEL.hidden_size)  # the first layer: every position (each is a key)
-    assert seen[1] == (B, 3, TINY_MODEL.hidden_size)  # the last: [CLS] + at most 2 masked
+    assert seen[1] == (B, 4, TINY_MODEL.hidden_size)  # the last: [CLS] + at most 2 masked, padded to 4
 
 
 def test_read_positions_put_cls_first_then_each_rows_masked_positions_in_order():
@@ -166,7 +166,9 @@ def test_read_positions_put_cls_first_then_each_rows_masked_positions_in_order()
     assert read_positions(torch.ones(2, 12, dtype=torch.bool)).size(1) == 12  # never more than T
     one_each = torch.zeros(5, 9, dtype=torch.bool)
     one_each[torch.arange(5), torch.arange(1, 6)] = True  # as in a PLL pass
-    assert read_positions(one_each).tolist() == [[0, p] for p in range(1, 6)]  # up to 8: exactly as many as read
+    assert read_positions(one_each).tolist() == [[0, p] for p in range(1, 6)]  # up to 8: a power of two
+    one_each[:, 7] = True
+    assert read_positions(one_each).size(1) == 4
 
 
 def test_attention_under_cpu_bf16_autocast_runs_in_float32_and_agrees():

@@ -235,6 +235,8 @@ def train_flops_per_token(config: ModelConfig, seq_len: float, mask_prob: float 
     """FLOPs one training token costs the model, forward and backward (3x forward): every weight
     matrix it passes through (2 FLOPs per multiply-add), attention over `seq_len` keys, and the MLM
     head on the masked share of positions only. Embedding lookups, norms and softmax are not counted.
+    Every layer is counted at every position, as the peer computes it: BabyBERT's last layer runs
+    only where it is read, so for it this is the full model's work, not the work it does.
 
     One layer, H=2, I=4, one key, no MLM head: 4*2*2 + 2*2*4 + 2*1*2 = 36 multiply-adds, x 2 x 3 = 216.
 

@@ -261,8 +261,8 @@ def minimal_pairs_parser(p: argparse.ArgumentParser) -> None:
                    help="original: mask one piece at a time (Salazar et al., 2020); within_word_l2r: also mask the "
                         "later pieces of its word (Kauf and Ivanova, 2023), fairer to words split into many pieces")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="matrix products in bfloat16 (bf16) or float32 (fp32); auto: bf16 where the CPU or GPU "
-                        "multiplies it fast, as training does (default auto)")
+                   help="score with a bfloat16 copy of the model (bf16: faster, log-probabilities within ~0.3) or "
+                        "in float32 (fp32); auto: bf16 where the CPU or GPU multiplies it fast (default auto)")
     hub_options(p, "a Hub dataset")
     json_option(p, '{"accuracy", "pairs", "by_field", "by_phenomenon"} on the last line')
 
