@@ -112,12 +112,13 @@ def score_sentences(model, tokenizer, sentences: list[str], metric: str = "origi
 
 def _score_chunk(model, tokenizer, enc, sentences, chunk, metric, device, scores) -> None:
     lengths = torch.tensor([len(enc["input_ids"][i]) for i in chunk])
+    word_ids = [enc.word_ids(i) for i in chunk]  # (None for [CLS] and [SEP])
     T = int(lengths.max())
     ids = torch.full((len(chunk), T), tokenizer.pad_token_id)
     words = torch.full((len(chunk), T), -1)
     for k, i in enumerate(chunk):
         ids[k, :lengths[k]] = torch.tensor(enc["input_ids"][i])
-        words[k, :lengths[k]] = torch.tensor([-1 if w is None else w for w in enc.word_ids(i)])
+        words[k, :lengths[k]] = torch.tensor([-1 if w is None else w for w in word_ids[k]])
     rows, _, sentence, target = masked_rows(ids, lengths, words, tokenizer.mask_token_id, metric)
     attention_mask = torch.arange(T)[None, :] < lengths[sentence][:, None]
     scored = torch.zeros_like(rows, dtype=torch.bool)  # one scored position per row: the piece it is about
@@ -141,8 +142,8 @@ def _score_chunk(model, tokenizer, enc, sentences, chunk, metric, device, scores
     offset = 0
     for k, i in enumerate(chunk):
         n = int(lengths[k]) - 2
-        words = enc.word_ids(i)[1:-1]
-        first = words[0] if words else 0
-        scores[i] = SentenceScore(sentences[i], enc.tokens(i)[1:-1], [w - first for w in words],
+        pieces = word_ids[k][1:-1]
+        first = pieces[0] if pieces else 0
+        scores[i] = SentenceScore(sentences[i], enc.tokens(i)[1:-1], [w - first for w in pieces],
                                   logprobs[offset:offset + n])
         offset += n
